@@ -1,0 +1,31 @@
+"""Backup jobs in Django admin (schedules are django-celery-beat's Periodic tasks)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from .models import BackupJob
+
+
+@admin.register(BackupJob)
+class BackupJobAdmin(admin.ModelAdmin):
+    list_display = (
+        "created_at",
+        "kind",
+        "status",
+        "prefix",
+        "object_count",
+        "bytes_copied",
+        "error_count",
+    )
+    list_filter = ("kind", "status")
+    readonly_fields = [f.name for f in BackupJob._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

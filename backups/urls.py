@@ -1,0 +1,10 @@
+from django.urls import path
+
+from . import views
+
+app_name = "backups"
+
+urlpatterns = [
+    path("", views.backup_list, name="backup_list"),
+    path("trigger/", views.backup_trigger, name="backup_trigger"),
+]

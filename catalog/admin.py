@@ -1,0 +1,154 @@
+"""Django admin: sources, metadata forms with ordered fields, datasets (read-only once sealed)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.http import HttpRequest
+
+from .models import (
+    DataFile,
+    Dataset,
+    MetadataField,
+    MetadataForm,
+    MetadataFormVersion,
+    Promotion,
+    Source,
+    Tag,
+)
+from .services import form_version_publish
+
+
+@admin.register(Source)
+class SourceAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "url")
+    prepopulated_fields = {"slug": ("name",)}
+    search_fields = ("name", "slug")
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    search_fields = ("name",)
+
+
+class MetadataFieldInline(admin.StackedInline):
+    model = MetadataField
+    extra = 1
+    fields = (
+        ("order", "name", "field_type", "required"),
+        ("prompt", "help_text"),
+        ("choices", "default"),
+        ("min_value", "max_value", "pattern"),
+    )
+
+
+class MetadataFormVersionInline(admin.TabularInline):
+    model = MetadataFormVersion
+    extra = 0
+    fields = ("number", "created_at")
+    readonly_fields = ("number", "created_at")
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(MetadataForm)
+class MetadataFormAdmin(admin.ModelAdmin):
+    list_display = ("name", "retired", "latest_version", "created_at")
+    list_filter = ("retired",)
+    search_fields = ("name",)
+    inlines = [MetadataFieldInline, MetadataFormVersionInline]
+
+    @admin.display(description="version")
+    def latest_version(self, obj: MetadataForm) -> int | None:
+        latest = obj.versions.order_by("-number").first()
+        return latest.number if latest else None
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        version = form_version_publish(form=form.instance)
+        self.message_user(request, f"Datasets from now on use version {version.number}.")
+
+    def has_delete_permission(self, request: HttpRequest, obj: MetadataForm | None = None) -> bool:
+        # A form that has been used is retired, never deleted (old metadata stays readable).
+        if obj is not None and Dataset.objects.filter(form_version__form=obj).exists():
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        used = queryset.filter(versions__datasets__isnull=False).distinct()
+        if used.exists():
+            self.message_user(
+                request, "Forms that datasets use cannot be deleted; retire them.", messages.ERROR
+            )
+            queryset = queryset.exclude(pk__in=used)
+        super().delete_queryset(request, queryset)
+
+
+class DataFileInline(admin.TabularInline):
+    model = DataFile
+    extra = 0
+    fields = ("path", "size", "sha256", "content_type", "storage_key")
+    readonly_fields = fields
+    can_delete = False
+    max_num = 0
+
+
+@admin.register(Dataset)
+class DatasetAdmin(admin.ModelAdmin):
+    list_display = (
+        "name",
+        "layer",
+        "status",
+        "source",
+        "owner",
+        "file_count",
+        "total_size",
+        "created_at",
+    )
+    list_filter = ("layer", "status", "source")
+    search_fields = ("name", "external_id", "description")
+    inlines = [DataFileInline]
+    readonly_fields = (
+        "id",
+        "layer",
+        "owner",
+        "metadata",
+        "form_version",
+        "file_count",
+        "total_size",
+        "manifest_digest",
+        "status",
+        "failure_reason",
+        "storage_prefix",
+        "created_at",
+        "sealed_at",
+    )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Dataset | None = None) -> Any:
+        if obj is not None and obj.is_sealed:
+            # Sealed datasets are immutable (SPEC §2).
+            return [f.name for f in Dataset._meta.fields] + ["tags"]
+        return self.readonly_fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # datasets come from uploads, ingest and promotions
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # deletion goes through the service (raw is never deleted)
+
+
+@admin.register(Promotion)
+class PromotionAdmin(admin.ModelAdmin):
+    list_display = ("source", "target_layer", "status", "requested_by", "created_at", "finished_at")
+    list_filter = ("status", "target_layer")
+    readonly_fields = [f.name for f in Promotion._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

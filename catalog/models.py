@@ -1,0 +1,241 @@
+"""Datasets, their files, sources, tags and admin-defined metadata forms (SPEC §2)."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class Layer(models.TextChoices):
+    RAW = "raw", "raw"
+    PROCESSED = "processed", "processed"
+    CURATED = "curated", "curated"
+    ARCHIVE = "archive", "archive"
+
+    @classmethod
+    def next_of(cls, layer: str) -> str | None:
+        order = list(cls.values)
+        index = order.index(layer)
+        return order[index + 1] if index + 1 < len(order) else None
+
+
+class Source(models.Model):
+    slug = models.SlugField(unique=True)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    url = models.URLField(blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Tag(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class MetadataForm(models.Model):
+    """A form admins build in Django admin; datasets keep the version they used."""
+
+    name = models.CharField(max_length=200, unique=True)
+    description = models.TextField(blank=True)
+    retired = models.BooleanField(
+        default=False, help_text="Retired forms stay readable but cannot be used for new uploads."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class FieldType(models.TextChoices):
+    TEXT = "text", "text"
+    LONG_TEXT = "long_text", "long text"
+    INTEGER = "integer", "integer"
+    DECIMAL = "decimal", "decimal"
+    DATE = "date", "date"
+    DATETIME = "datetime", "date-time"
+    BOOLEAN = "boolean", "boolean"
+    CHOICE = "choice", "choice"
+    MULTIPLE_CHOICE = "multiple_choice", "multiple choice"
+    URL = "url", "URL"
+    EMAIL = "email", "email"
+
+
+class MetadataField(models.Model):
+    """One field of the form as it is being edited; versions snapshot them."""
+
+    form = models.ForeignKey(MetadataForm, on_delete=models.CASCADE, related_name="fields")
+    order = models.PositiveIntegerField(default=0)
+    name = models.SlugField(max_length=64, help_text="Key stored in the metadata JSON.")
+    prompt = models.CharField(max_length=200, help_text="Label shown to the user.")
+    help_text = models.CharField(max_length=500, blank=True)
+    field_type = models.CharField(max_length=20, choices=FieldType.choices, default=FieldType.TEXT)
+    required = models.BooleanField(default=False)
+    choices = models.TextField(blank=True, help_text="One choice per line (choice fields).")
+    default = models.CharField(max_length=500, blank=True)
+    min_value = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)
+    max_value = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)
+    pattern = models.CharField(max_length=500, blank=True, help_text="Regular expression (text).")
+
+    class Meta:
+        ordering = ["order", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["form", "name"], name="metadatafield_unique_name"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.form}: {self.name}"
+
+
+class MetadataFormVersion(models.Model):
+    """An immutable snapshot of a form's fields; datasets point here."""
+
+    form = models.ForeignKey(MetadataForm, on_delete=models.PROTECT, related_name="versions")
+    number = models.PositiveIntegerField()
+    fields = models.JSONField(help_text="The field definitions as they were in this version.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["form", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["form", "number"], name="formversion_unique_number"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.form} v{self.number}"
+
+
+class DatasetStatus(models.TextChoices):
+    UPLOADING = "uploading", "uploading"
+    READY = "ready", "ready"
+    FAILED = "failed", "failed"
+    DELETED = "deleted", "deleted"
+
+
+class Dataset(models.Model):
+    """An immutable, named set of files in exactly one layer."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=255)
+    description = models.TextField(blank=True)
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="datasets")
+    external_id = models.CharField(max_length=200, blank=True, db_index=True)
+    layer = models.CharField(max_length=16, choices=Layer.choices, default=Layer.RAW)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="datasets"
+    )
+    tags = models.ManyToManyField(Tag, blank=True, related_name="datasets")
+    metadata = models.JSONField(default=dict, blank=True)
+    form_version = models.ForeignKey(
+        MetadataFormVersion,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="datasets",
+    )
+    file_count = models.PositiveIntegerField(default=0)
+    total_size = models.PositiveBigIntegerField(default=0)
+    manifest_digest = models.CharField(max_length=64, blank=True)
+    status = models.CharField(
+        max_length=16, choices=DatasetStatus.choices, default=DatasetStatus.UPLOADING
+    )
+    failure_reason = models.TextField(blank=True)
+    storage_prefix = models.CharField(max_length=200, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sealed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["status", "layer", "-created_at"], name="dataset_browse_idx"),
+        ]
+        permissions = [
+            ("promote_to_processed", "Can promote raw datasets to processed"),
+            ("promote_onward", "Can promote to curated and archive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.layer})"
+
+    @property
+    def is_sealed(self) -> bool:
+        return self.sealed_at is not None
+
+    @property
+    def next_layer(self) -> str | None:
+        return Layer.next_of(self.layer)
+
+
+class DataFile(models.Model):
+    """One file of a dataset, at its relative POSIX path."""
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="files")
+    path = models.CharField(max_length=1024)
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    content_type = models.CharField(max_length=200, blank=True)
+    storage_key = models.CharField(max_length=1024)
+
+    class Meta:
+        ordering = ["path"]
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "path"], name="datafile_unique_path"),
+        ]
+
+    def __str__(self) -> str:
+        return self.path
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", "queued"
+    RUNNING = "running", "running"
+    SUCCEEDED = "succeeded", "succeeded"
+    FAILED = "failed", "failed"
+
+
+class Promotion(models.Model):
+    """A queued copy of a dataset into the adjacent next layer."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    source = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="promotions")
+    target_layer = models.CharField(max_length=16, choices=Layer.choices)
+    target = models.OneToOneField(
+        Dataset, on_delete=models.PROTECT, null=True, blank=True, related_name="promoted_from"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="promotions"
+    )
+    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    files_done = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # One live or finished promotion per dataset and layer: a second
+            # click or a redelivered task cannot make a twin.
+            models.UniqueConstraint(
+                fields=["source", "target_layer"],
+                condition=~models.Q(status="failed"),
+                name="promotion_unique_active",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source} -> {self.target_layer} ({self.status})"

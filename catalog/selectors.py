@@ -1,0 +1,108 @@
+"""Catalog reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import IO, Any
+
+from django.db.models import Q, QuerySet
+
+from lakeweb.storage import layer_store
+
+from .models import DataFile, Dataset, DatasetStatus, MetadataForm
+from .services.promote import promotion_permission
+
+
+def dataset_search(
+    *, q: str = "", layer: str = "", source: str = "", include_deleted: bool = False
+) -> QuerySet[Dataset]:
+    """Ready datasets matching a text query and filters, newest first."""
+    statuses = (
+        [DatasetStatus.READY, DatasetStatus.DELETED] if include_deleted else [DatasetStatus.READY]
+    )
+    datasets = Dataset.objects.filter(status__in=statuses).select_related("source", "owner")
+    if layer:
+        datasets = datasets.filter(layer=layer)
+    if source:
+        datasets = datasets.filter(source__slug=source)
+    for term in q.split()[:10]:
+        datasets = datasets.filter(
+            Q(name__icontains=term)
+            | Q(description__icontains=term)
+            | Q(external_id__icontains=term)
+            | Q(tags__name__iexact=term)
+        )
+    return datasets.distinct().order_by("-created_at")
+
+
+def dataset_get(*, pk: Any) -> Dataset:
+    """A browsable dataset (ready or deleted tombstone), or Dataset.DoesNotExist."""
+    return (
+        Dataset.objects.select_related("source", "owner", "form_version__form")
+        .prefetch_related("tags")
+        .get(pk=pk, status__in=[DatasetStatus.READY, DatasetStatus.DELETED])
+    )
+
+
+@dataclass(frozen=True)
+class MetadataRow:
+    prompt: str
+    value: str
+
+
+def _display(value: Any) -> str:
+    if value is None or value == "" or value == []:
+        return "—"
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def dataset_metadata_rows(*, dataset: Dataset) -> list[list[MetadataRow]]:
+    """Each experiment's values, labelled with the prompts of the form version used."""
+    fields = dataset.form_version.fields if dataset.form_version else []
+    prompts = {spec["name"]: spec["prompt"] for spec in fields}
+    experiments = dataset.metadata.get("experiments", [])
+    return [
+        [
+            MetadataRow(prompts.get(name, name), _display(value))
+            for name, value in experiment.items()
+        ]
+        for experiment in experiments
+    ]
+
+
+def dataset_actions(*, dataset: Dataset, user: Any) -> dict[str, Any]:
+    """What this user may do with this dataset, for the page's buttons."""
+    ready = dataset.status == DatasetStatus.READY
+    next_layer = dataset.next_layer
+    return {
+        "promote_to": next_layer
+        if ready and next_layer and user.has_perm(promotion_permission(source_layer=dataset.layer))
+        else None,
+        "delete": ready and dataset.layer != "raw" and user.has_perm("catalog.delete_dataset"),
+    }
+
+
+def metadata_forms_open() -> QuerySet[MetadataForm]:
+    """Forms that new uploads may use."""
+    return MetadataForm.objects.filter(retired=False).order_by("name")
+
+
+@dataclass(frozen=True)
+class Download:
+    """Either a URL to send the browser to, or a stream to serve."""
+
+    url: str | None = None
+    stream: IO[bytes] | None = None
+
+
+def datafile_download(*, datafile: DataFile) -> Download:
+    store = layer_store(datafile.dataset.layer)
+    filename = datafile.path.rsplit("/", 1)[-1]
+    url = store.download_url(datafile.storage_key, filename=filename)
+    if url:
+        return Download(url=url)
+    return Download(stream=store.open(datafile.storage_key))

@@ -1,0 +1,43 @@
+"""Catalog writes. Import from here; the modules are the implementation."""
+
+from .datasets import dataset_delete, dataset_fail, dataset_seal, manifest_digest
+from .errors import ActionRefused, ChecksumMismatch, PermissionRefused
+from .metadata_forms import (
+    form_version_current,
+    form_version_publish,
+    metadata_clean,
+    metadata_document,
+)
+from .paths import clean_path, clean_paths
+from .promote import dataset_promote_request, promotion_fail, promotion_run
+from .upload import (
+    UploadedItem,
+    dataset_file_store,
+    dataset_upload,
+    dataset_upload_finish,
+    dataset_upload_start,
+)
+
+__all__ = [
+    "ActionRefused",
+    "ChecksumMismatch",
+    "PermissionRefused",
+    "UploadedItem",
+    "clean_path",
+    "clean_paths",
+    "dataset_delete",
+    "dataset_fail",
+    "dataset_file_store",
+    "dataset_promote_request",
+    "dataset_seal",
+    "dataset_upload",
+    "dataset_upload_finish",
+    "dataset_upload_start",
+    "form_version_current",
+    "form_version_publish",
+    "manifest_digest",
+    "metadata_clean",
+    "metadata_document",
+    "promotion_fail",
+    "promotion_run",
+]

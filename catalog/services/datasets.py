@@ -1,0 +1,85 @@
+"""Dataset life cycle shared by uploads and promotions: keys, sealing, failure, deletion."""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import Count, Sum
+from django.utils import timezone
+
+from lakeweb.storage import layer_store
+from provenance.models import Activity
+from provenance.services import provenance_record
+
+from ..models import Dataset, DatasetStatus, Layer
+from .errors import ActionRefused, PermissionRefused
+
+
+def dataset_storage_key(*, dataset: Dataset, path: str) -> str:
+    """Where a file of a dataset lives inside its layer."""
+    return f"{dataset.storage_prefix}{path}"
+
+
+def manifest_digest(entries: list[tuple[str, str]]) -> str:
+    """SHA-256 of ``sha256sum``-style lines ("<sha256>  <path>\\n"), sorted by path.
+
+    The same digest comes out of ``sha256sum`` run over the dataset's files
+    (``find . -type f | sort | xargs sha256sum | sha256sum``, paths without
+    the leading "./"), so anyone can check a download against the catalog.
+    """
+    lines = "".join(f"{sha}  {path}\n" for path, sha in sorted(entries))
+    return hashlib.sha256(lines.encode()).hexdigest()
+
+
+@transaction.atomic
+def dataset_seal(*, dataset: Dataset) -> Dataset:
+    """Record counts and the manifest digest, mark ready and sealed."""
+    totals = dataset.files.aggregate(count=Count("id"), size=Sum("size"))
+    dataset.file_count = totals["count"]
+    dataset.total_size = totals["size"] or 0
+    dataset.manifest_digest = manifest_digest(list(dataset.files.values_list("path", "sha256")))
+    dataset.status = DatasetStatus.READY
+    dataset.sealed_at = timezone.now()
+    dataset.save(
+        update_fields=["file_count", "total_size", "manifest_digest", "status", "sealed_at"]
+    )
+    return dataset
+
+
+def dataset_fail(*, dataset: Dataset, reason: str) -> None:
+    """Mark an unsealed dataset failed and remove what it stored."""
+    Dataset.objects.filter(pk=dataset.pk, sealed_at__isnull=True).update(
+        status=DatasetStatus.FAILED, failure_reason=reason[:2000]
+    )
+    # Raw objects under Object Lock stay until their retention ends; this only
+    # hides them (a delete marker), which is what S3 allows.
+    layer_store(dataset.layer).delete_prefix(dataset.storage_prefix)
+    dataset.files.all().delete()
+
+
+def dataset_delete(*, dataset: Dataset, user: AbstractBaseUser) -> None:
+    """Delete a dataset outside raw: its objects go, the row stays as a tombstone.
+
+    Raw data is never deletable through lakeweb (SPEC §2); provenance keeps
+    pointing at the tombstone so lineage stays whole.
+    """
+    if dataset.layer == Layer.RAW:
+        raise ActionRefused("Raw datasets are write-once and can never be deleted.")
+    if not user.has_perm("catalog.delete_dataset"):
+        raise PermissionRefused("Only curators can delete datasets.")
+    if dataset.status == DatasetStatus.DELETED:
+        raise ActionRefused("This dataset is already deleted.")
+    layer_store(dataset.layer).delete_prefix(dataset.storage_prefix)
+    with transaction.atomic():
+        dataset.files.all().delete()
+        dataset.status = DatasetStatus.DELETED
+        dataset.save(update_fields=["status"])
+        provenance_record(
+            activity=Activity.NOTE,
+            actor=user,
+            dataset=dataset,
+            source_layer=dataset.layer,
+            note="Dataset deleted; its files were removed from storage.",
+        )

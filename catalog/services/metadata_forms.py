@@ -1,0 +1,60 @@
+"""Metadata form versions and validation of metadata against them."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from ..metadata import field_definition, metadata_form_class, to_json
+from ..models import MetadataForm, MetadataFormVersion, Source
+
+MANDATORY_KEYS = ("source", "date", "version")
+
+
+@transaction.atomic
+def form_version_publish(*, form: MetadataForm) -> MetadataFormVersion:
+    """Snapshot the form's current fields; a new version only when they changed."""
+    MetadataForm.objects.select_for_update().get(pk=form.pk)
+    fields = [field_definition(field) for field in form.fields.order_by("order", "id")]
+    latest = form.versions.order_by("-number").first()
+    if latest is not None and latest.fields == fields:
+        return latest
+    number = latest.number + 1 if latest else 1
+    return MetadataFormVersion.objects.create(form=form, number=number, fields=fields)
+
+
+def form_version_current(*, form: MetadataForm) -> MetadataFormVersion:
+    """The version new uploads use (published on first use)."""
+    return form.versions.order_by("-number").first() or form_version_publish(form=form)
+
+
+def metadata_clean(*, version: MetadataFormVersion, values: dict[str, Any]) -> dict[str, Any]:
+    """Validate one experiment's values against a form version; JSON-ready result."""
+    form = metadata_form_class(version.fields)(data=values)
+    if not form.is_valid():
+        raise ValidationError(
+            [f"{form.fields[name].label}: {' '.join(errs)}" for name, errs in form.errors.items()]
+        )
+    return {name: to_json(value) for name, value in form.cleaned_data.items()}
+
+
+def metadata_document(
+    *, source: Source, experiments: list[dict[str, Any]], extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The dataset's metadata JSON: mandatory keys filled in, experiments as a list.
+
+    ``source``, ``date`` and ``version`` (SPEC §2) come from the first
+    experiment when the form has such fields, else from the upload itself.
+    """
+    first = experiments[0] if experiments else {}
+    document: dict[str, Any] = {
+        "source": first.get("source") or source.slug,
+        "date": first.get("date") or datetime.date.today().isoformat(),
+        "version": str(first.get("version") or "1"),
+    }
+    document.update(extra or {})
+    document["experiments"] = experiments
+    return document

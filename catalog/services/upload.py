@@ -1,0 +1,150 @@
+"""Uploads into the raw layer.
+
+An upload is three steps so it can grow into resumable, chunked uploads:
+``dataset_upload_start`` (validate everything, create the hidden row),
+``dataset_file_store`` (stream one file into storage with its SHA-256) and
+``dataset_upload_finish`` (seal, record provenance). ``dataset_upload`` runs
+all three for a form post.
+"""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import IO, Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+
+from lakeweb.storage import StorageError, layer_store
+from provenance.models import Activity
+from provenance.services import provenance_record
+
+from ..models import DataFile, Dataset, Layer, MetadataFormVersion, Source, Tag
+from .datasets import dataset_fail, dataset_seal, dataset_storage_key
+from .errors import PermissionRefused
+from .metadata_forms import metadata_clean, metadata_document
+from .paths import clean_paths
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class UploadedItem:
+    """One file of an upload: its relative path and a readable stream."""
+
+    path: str
+    stream: IO[bytes]
+    content_type: str = ""
+
+
+def _tags(names: Sequence[str]) -> list[Tag]:
+    clean = sorted({name.strip()[:100] for name in names if name.strip()})
+    return [Tag.objects.get_or_create(name=name)[0] for name in clean]
+
+
+@transaction.atomic
+def dataset_upload_start(
+    *,
+    owner: AbstractBaseUser,
+    name: str,
+    source: Source,
+    experiments: Sequence[dict[str, Any]],
+    form_version: MetadataFormVersion | None = None,
+    description: str = "",
+    external_id: str = "",
+    tags: Sequence[str] = (),
+) -> Dataset:
+    """Create the raw dataset row, status ``uploading`` (invisible to browsing).
+
+    Each experiment's values are validated against ``form_version``; the
+    mandatory keys are filled in (see ``metadata_document``).
+    """
+    if not owner.has_perm("catalog.add_dataset"):
+        raise PermissionRefused("Only lab members can upload datasets.")
+    if form_version is not None:
+        experiments = [metadata_clean(version=form_version, values=e) for e in experiments]
+    metadata = metadata_document(source=source, experiments=list(experiments))
+    dataset = Dataset(
+        name=name,
+        description=description,
+        source=source,
+        external_id=external_id,
+        layer=Layer.RAW,
+        owner=owner,
+        metadata=metadata,
+        form_version=form_version,
+    )
+    dataset.storage_prefix = f"datasets/{dataset.id}/"
+    dataset.save()
+    dataset.tags.set(_tags(tags))
+    return dataset
+
+
+def dataset_file_store(
+    *, dataset: Dataset, path: str, stream: IO[bytes], content_type: str = ""
+) -> DataFile:
+    """Stream one file into the dataset's layer and record its size and SHA-256."""
+    key = dataset_storage_key(dataset=dataset, path=path)
+    content_type = content_type or mimetypes.guess_type(path)[0] or "application/octet-stream"
+    stored = layer_store(dataset.layer).save(key, stream, content_type=content_type)
+    return DataFile.objects.create(
+        dataset=dataset,
+        path=path,
+        size=stored.size,
+        sha256=stored.sha256,
+        content_type=content_type[:200],
+        storage_key=key,
+    )
+
+
+@transaction.atomic
+def dataset_upload_finish(*, dataset: Dataset, actor: AbstractBaseUser) -> Dataset:
+    """Seal the dataset (now visible) and record the ``collection`` provenance."""
+    dataset_seal(dataset=dataset)
+    provenance_record(
+        activity=Activity.COLLECTION,
+        actor=actor,
+        dataset=dataset,
+        target_layer=dataset.layer,
+        parameters={"files": dataset.file_count, "bytes": dataset.total_size, "via": "upload"},
+    )
+    return dataset
+
+
+def dataset_upload(
+    *,
+    owner: AbstractBaseUser,
+    name: str,
+    source: Source,
+    experiments: Sequence[dict[str, Any]],
+    items: Sequence[UploadedItem],
+    form_version: MetadataFormVersion | None = None,
+    description: str = "",
+    external_id: str = "",
+    tags: Sequence[str] = (),
+) -> Dataset:
+    """Validate and store a whole upload; raises ValidationError before storing anything."""
+    paths = clean_paths([item.path for item in items])
+    dataset = dataset_upload_start(
+        owner=owner,
+        name=name,
+        source=source,
+        experiments=experiments,
+        form_version=form_version,
+        description=description,
+        external_id=external_id,
+        tags=tags,
+    )
+    try:
+        for item, path in zip(items, paths, strict=True):
+            dataset_file_store(
+                dataset=dataset, path=path, stream=item.stream, content_type=item.content_type
+            )
+    except StorageError as exc:
+        logger.exception("upload of dataset %s failed", dataset.pk)
+        dataset_fail(dataset=dataset, reason=str(exc))
+        raise
+    return dataset_upload_finish(dataset=dataset, actor=owner)

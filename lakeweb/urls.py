@@ -1,0 +1,18 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from . import views
+
+admin.site.site_header = "lakeweb administration"
+admin.site.site_title = "lakeweb admin"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("health/", views.health, name="health"),
+    path("setup/<str:token>/", views.setup, name="setup"),
+    path("accounts/", include("allauth.urls")),
+    path("admin/", admin.site.urls),
+    path("datasets/", include("catalog.urls")),
+    path("provenance/", include("provenance.urls")),
+    path("backups/", include("backups.urls")),
+]

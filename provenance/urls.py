@@ -1,0 +1,10 @@
+from django.urls import path
+
+from . import views
+
+app_name = "provenance"
+
+urlpatterns = [
+    path("<uuid:pk>/", views.dataset_lineage, name="dataset_lineage"),
+    path("<uuid:pk>/prov.json", views.dataset_prov_json, name="dataset_prov_json"),
+]
