@@ -136,6 +136,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env.str("DJANGO_STATIC_ROOT", default=str(DATA_DIR / "staticfiles")))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 WHITENOISE_USE_FINDERS = True
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -150,6 +151,7 @@ LAKEWEB_LAYERS = ("raw", "processed", "curated", "archive")
 LAKEWEB_STORAGE = env.str("LAKEWEB_STORAGE", default="filesystem")  # or "s3"
 LAKEWEB_STORAGE_DIR = Path(env.str("LAKEWEB_STORAGE_DIR", default=str(DATA_DIR / "storage")))
 S3_ENDPOINT_URL = env.str("S3_ENDPOINT_URL", default="") or None
+S3_PUBLIC_ENDPOINT_URL = env.str("S3_PUBLIC_ENDPOINT_URL", default="") or None
 S3_REGION = env.str("S3_REGION", default="us-east-1")
 S3_ACCESS_KEY_ID = env.str("S3_ACCESS_KEY_ID", default="") or None
 S3_SECRET_ACCESS_KEY = env.str("S3_SECRET_ACCESS_KEY", default="") or None

@@ -186,21 +186,28 @@ class S3LayerStore(LayerStore):
     """One bucket per layer on S3 or any S3-compatible store (MinIO)."""
 
     def __init__(self, layer: str, bucket: str) -> None:
+        self.bucket = bucket
+        super().__init__(layer, self._storage(settings.S3_ENDPOINT_URL))
+        # Browsers may reach the store at another address than the servers
+        # do (compose: "minio:9000" inside, a public name outside).
+        public = settings.S3_PUBLIC_ENDPOINT_URL
+        self.public_storage = self._storage(public) if public else self.storage
+
+    def _storage(self, endpoint_url: str | None) -> Storage:
         from storages.backends.s3 import S3Storage
 
-        self.bucket = bucket
-        storage = S3Storage(
-            bucket_name=bucket,
-            endpoint_url=settings.S3_ENDPOINT_URL,
+        return S3Storage(
+            bucket_name=self.bucket,
+            endpoint_url=endpoint_url,
             region_name=settings.S3_REGION,
             access_key=settings.S3_ACCESS_KEY_ID,
             secret_key=settings.S3_SECRET_ACCESS_KEY,
             addressing_style=settings.S3_ADDRESSING_STYLE,
+            signature_version="s3v4",
             file_overwrite=True,
             querystring_expire=settings.S3_PRESIGNED_URL_SECONDS,
             default_acl=None,
         )
-        super().__init__(layer, storage)
 
     @property
     def client(self) -> Any:
@@ -245,7 +252,7 @@ class S3LayerStore(LayerStore):
 
     def download_url(self, key: str, *, filename: str) -> str | None:
         disposition = f"attachment; filename*=UTF-8''{quote(filename, safe='')}"
-        return self.storage.url(key, parameters={"ResponseContentDisposition": disposition})
+        return self.public_storage.url(key, parameters={"ResponseContentDisposition": disposition})
 
     def list_keys(self, prefix: str) -> Iterator[str]:
         paginator = self.client.get_paginator("list_objects_v2")

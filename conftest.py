@@ -1,0 +1,180 @@
+"""Shared fixtures: users per role, lake storage on a temp folder or on S3 over HTTP.
+
+S3 tests talk to a real S3 endpoint in another process: the one named by
+``LAKEWEB_TEST_S3_ENDPOINT`` (CI starts moto in server mode), or else a moto
+server this session starts on a loopback port. Service-bound tests
+(PostgreSQL, Redis and a Celery worker) skip with a reason when those are not
+configured; CI sets ``LAKEWEB_REQUIRE_SERVICES=1`` so a skip there fails.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import Group
+
+from lakeweb.roles import CURATOR, MEMBER, VIEWER
+from lakeweb.storage import layer_store, layers_ensure
+
+PASSWORD = "correct horse battery staple"
+ROLES = ("anonymous", VIEWER, MEMBER, CURATOR, "admin")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for_port(port: int, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {seconds}s")
+
+
+def require_services(reason: str) -> None:
+    """Skip with a reason, or fail when CI says the services must be there."""
+    if os.environ.get("LAKEWEB_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"service-bound test cannot run in CI: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fast_password_hashing() -> None:
+    """Hashing strength is not what these tests are about; PBKDF2 costs ~0.4 s a user."""
+    from django.conf import settings
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """URL of an S3 endpoint in another process."""
+    given = os.environ.get("LAKEWEB_TEST_S3_ENDPOINT")
+    if given:
+        yield given
+        return
+    server = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or shutil.which(
+        "moto_server"
+    )
+    if server is None:
+        require_services("no S3 endpoint: set LAKEWEB_TEST_S3_ENDPOINT or install moto[server]")
+    port = _free_port()
+    process = subprocess.Popen(
+        [server, "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for_port(port)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(autouse=True)
+def filesystem_lake(settings, tmp_path: Path) -> Path:
+    """Every test gets its own empty lake folder (the embedded default)."""
+    settings.LAKEWEB_STORAGE = "filesystem"
+    settings.LAKEWEB_STORAGE_DIR = tmp_path / "lake"
+    return settings.LAKEWEB_STORAGE_DIR
+
+
+def s3_settings(endpoint: str) -> dict[str, object]:
+    """Settings for a lake on S3 with fresh buckets (one set per test)."""
+    run = uuid.uuid4().hex[:10]
+    return {
+        "LAKEWEB_STORAGE": "s3",
+        "S3_ENDPOINT_URL": endpoint,
+        "S3_ACCESS_KEY_ID": "lakeweb-test",
+        "S3_SECRET_ACCESS_KEY": "lakeweb-test-secret",
+        "S3_REGION": "us-east-1",
+        "S3_BUCKETS": {
+            layer: f"t{run}-{layer}" for layer in ("raw", "processed", "curated", "archive")
+        },
+    }
+
+
+@pytest.fixture
+def s3_lake(settings, s3_endpoint: str) -> dict[str, object]:
+    """Switch this test to S3 over HTTP with its own buckets, created like production."""
+    values = s3_settings(s3_endpoint)
+    for name, value in values.items():
+        setattr(settings, name, value)
+    layers_ensure()
+    return values
+
+
+@pytest.fixture(params=["filesystem", "s3"])
+def lake(request, filesystem_lake: Path) -> str:
+    """Run a test on both storages: the embedded folder and S3 over HTTP."""
+    if request.param == "s3":
+        request.getfixturevalue("s3_lake")
+    else:
+        layers_ensure()
+    return request.param
+
+
+def read_object(layer: str, key: str) -> bytes:
+    with layer_store(layer).open(key) as stream:
+        return stream.read()
+
+
+def make_user(django_user_model, role: str):
+    if role == "anonymous":
+        return None
+    email = f"{role}@lab.example"
+    if role == "admin":
+        return django_user_model.objects.create_superuser(
+            username=email, email=email, password=PASSWORD
+        )
+    user = django_user_model.objects.create_user(username=email, email=email, password=PASSWORD)
+    user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+@pytest.fixture
+def users(db, django_user_model) -> dict[str, object]:
+    return {role: make_user(django_user_model, role) for role in ROLES}
+
+
+@pytest.fixture
+def member(users):
+    return users[MEMBER]
+
+
+@pytest.fixture
+def curator(users):
+    return users[CURATOR]
+
+
+@pytest.fixture
+def viewer(users):
+    return users[VIEWER]
+
+
+@pytest.fixture
+def client_for(client, users):
+    """``client_for(role)``: a test client logged in with that role (or anonymous)."""
+
+    def login(role: str):
+        client.logout()
+        if users[role] is not None:
+            client.force_login(users[role], backend="django.contrib.auth.backends.ModelBackend")
+        return client
+
+    return login
