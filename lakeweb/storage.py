@@ -103,7 +103,10 @@ class LayerStore(ABC):
         """Raise StorageError when the layer cannot be reached."""
 
     def open(self, key: str) -> IO[bytes]:
-        return self.storage.open(key, "rb")
+        try:
+            return self.storage.open(key, "rb")
+        except OSError as exc:  # FileNotFoundError, and S3File's "does not exist"
+            raise StorageError(f"cannot read {key} in {self.layer}: {exc}") from exc
 
     def exists(self, key: str) -> bool:
         return self.storage.exists(key)

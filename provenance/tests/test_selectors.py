@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import pytest
+
+from catalog import services
+from catalog.models import Dataset
+from catalog.tests.factories import upload_dataset
+from provenance.selectors import dataset_timeline, lineage, lineage_graph, prov_document
+
+pytestmark = pytest.mark.django_db
+
+
+def _promote(dataset: Dataset, user) -> Dataset:
+    promotion = services.dataset_promote_request(dataset=dataset, user=user)
+    services.promotion_run(promotion_id=str(promotion.pk))
+    promotion.refresh_from_db()
+    return promotion.target
+
+
+@pytest.fixture
+def chain(member, curator) -> list[Dataset]:
+    raw = upload_dataset(member)
+    processed = _promote(raw, member)
+    curated = _promote(processed, curator)
+    return [raw, processed, curated]
+
+
+def test_lineage_walks_back_to_the_upload(chain) -> None:
+    assert lineage(dataset=chain[2]) == chain
+
+
+def test_graph_has_ancestors_and_descendants(chain) -> None:
+    raw, processed, curated = chain
+    graph = lineage_graph(dataset=processed)
+    assert set(graph["edges"]) == {(raw.pk, processed.pk), (processed.pk, curated.pk)}
+    assert {node.pk for node in graph["nodes"]} == {raw.pk, processed.pk, curated.pk}
+
+
+def test_timeline_shows_collection_then_promotion(chain) -> None:
+    activities = [event.activity for event in dataset_timeline(dataset=chain[0])]
+    assert activities == ["collection", "promotion"]
+
+
+def test_prov_json_links_activities_and_entities(chain) -> None:
+    raw, processed, curated = chain
+    doc = prov_document(dataset=curated)
+    assert set(doc["entity"]) == {f"dataset:{d.pk}" for d in chain}
+    used = {(u["prov:activity"], u["prov:entity"]) for u in doc["used"].values()}
+    generated = {(g["prov:activity"], g["prov:entity"]) for g in doc["wasGeneratedBy"].values()}
+    # the activity that used raw is the one that generated processed
+    activity = next(a for a, e in used if e == f"dataset:{raw.pk}")
+    assert (activity, f"dataset:{processed.pk}") in generated
+    assert {a["prov:type"] for a in doc["activity"].values()} == {
+        "lakeweb:collection",
+        "lakeweb:promotion",
+    }
