@@ -1,0 +1,12 @@
+"""pytest plugin loaded before pytest-django reads the settings (``-p`` in pyproject).
+
+Tests keep their data (queue folder, SQLite, secret key) in a temporary
+folder, away from the ``var/`` that ``make run`` uses.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+os.environ.setdefault("LAKEWEB_DATA_DIR", tempfile.mkdtemp(prefix="lakeweb-test-"))

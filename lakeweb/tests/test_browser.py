@@ -1,0 +1,107 @@
+"""A person's first session, in a real Chromium driven by Playwright.
+
+Setup link -> first admin -> a metadata form in Django admin -> upload a
+folder (tree kept) -> dataset page -> queue a promotion -> queue a backup.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.urls import reverse
+
+from catalog.models import Dataset, MetadataFormVersion, Promotion
+from conftest import require_services
+from lakeweb.setup import setup_token_make
+from lakeweb.storage import layers_ensure
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+
+CHROMIUM = os.environ.get("LAKEWEB_CHROMIUM", "/usr/bin/chromium")
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+def page(live_server, monkeypatch) -> Iterator[object]:
+    if not shutil.which(CHROMIUM):
+        require_services(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the ORM calls
+    # below are still plain synchronous code.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    layers_ensure()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page()
+        page.set_default_timeout(15_000)
+        yield page
+        browser.close()
+
+
+def _folder(root: Path) -> Path:
+    folder = root / "Confocal run"
+    (folder / "z stack").mkdir(parents=True)
+    (folder / "z stack" / "slice 01.tif").write_bytes(os.urandom(20_000))
+    (folder / "données.csv").write_text("t,value\n0,1.5\n")
+    (folder / "empty.txt").write_bytes(b"")
+    return folder
+
+
+def test_first_session(page, live_server, tmp_path: Path) -> None:
+    base = live_server.url
+
+    page.goto(base + reverse("setup", args=[setup_token_make()]))
+    page.fill("input[name=email]", "pi@lab.example")
+    page.fill("input[name=password]", "a long lab passphrase")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/admin/")
+
+    page.goto(base + reverse("admin:catalog_metadataform_add"))
+    page.fill("input[name=name]", "Confocal imaging")
+    page.fill("input[name=fields-0-name]", "sample")
+    page.fill("input[name=fields-0-prompt]", "Sample name")
+    page.check("input[name=fields-0-required]")
+    page.click("input[name=_save]")
+    page.wait_for_selector("text=Datasets from now on use version 1")
+    assert MetadataFormVersion.objects.get().fields[0]["prompt"] == "Sample name"
+
+    page.goto(base + reverse("catalog:upload_choose"))
+    page.click("text=Confocal imaging")
+    page.fill("input[name=name]", "Confocal run 7")
+    page.set_input_files("input[name=files]", _folder(tmp_path))
+    page.fill("input[name=meta-sample]", "HeLa <b>bold</b>")
+    page.click("#upload-submit")
+    page.wait_for_selector("text=Uploaded 3 files to raw.")
+
+    dataset = Dataset.objects.get()
+    assert sorted(dataset.files.values_list("path", flat=True)) == [
+        "Confocal run/données.csv",
+        "Confocal run/empty.txt",
+        "Confocal run/z stack/slice 01.tif",
+    ]
+    assert page.locator("td.path", has_text="Confocal run/z stack/slice 01.tif").count() == 1
+    assert page.locator("text=HeLa <b>bold</b>").count() == 1  # shown as text, not markup
+
+    page.click("text=Promote to processed")
+    page.wait_for_selector("text=Promotion to processed queued.")
+    assert Promotion.objects.get().source == dataset
+
+    page.goto(base + reverse("backups:backup_list"))
+    page.click("text=Back up now")
+    page.wait_for_selector("text=Backup queued")
