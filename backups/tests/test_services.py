@@ -9,9 +9,8 @@ from django.utils import timezone
 
 from backups.models import BackupJob, BackupKind, BackupStatus
 from backups.services import backup_prune, backup_request, backup_run, snapshot_prefix
-from catalog import services
 from catalog.services import PermissionRefused
-from catalog.tests.factories import FILES, upload_dataset
+from catalog.tests.factories import FILES, promote_dataset, upload_dataset
 from conftest import read_object
 from lakeweb.storage import layer_store
 from provenance.models import Activity, ProvenanceEvent
@@ -19,17 +18,11 @@ from provenance.models import Activity, ProvenanceEvent
 pytestmark = pytest.mark.django_db
 
 
-def _lake_with_two_layers(member):
-    source = upload_dataset(member)
-    promotion = services.dataset_promote_request(dataset=source, user=member)
-    services.promotion_run(promotion_id=str(promotion.pk))
-    return source
-
-
 def test_backup_copies_every_object_and_the_catalog_then_the_manifest(
     lake: str, member, curator
 ) -> None:
-    source = _lake_with_two_layers(member)
+    source = upload_dataset(member)
+    promote_dataset(source, member)
     job = backup_request(kind=BackupKind.MANUAL, user=curator)
 
     backup_run(job_id=str(job.pk))

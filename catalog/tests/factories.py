@@ -77,3 +77,11 @@ def upload_dataset(owner, *, files: dict[str, bytes] | None = None, name: str = 
         form_version=version,
         tags=["microscopy"],
     )
+
+
+def promote_dataset(dataset: Dataset, user) -> Dataset:
+    """Promote to the next layer and run the promotion here; the new dataset."""
+    promotion = services.dataset_promote_request(dataset=dataset, user=user)
+    services.promotion_run(promotion_id=str(promotion.pk))
+    promotion.refresh_from_db()
+    return promotion.target

@@ -12,7 +12,7 @@ from conftest import read_object
 from lakeweb.storage import layer_store
 from provenance.models import Activity, ProvenanceEvent
 
-from .factories import FILES, microscopy_form, upload_dataset
+from .factories import FILES, microscopy_form, promote_dataset, upload_dataset
 
 pytestmark = pytest.mark.django_db
 
@@ -169,10 +169,7 @@ def test_promotion_to_a_non_adjacent_layer_is_refused(member, target: str) -> No
 
 
 def test_member_cannot_promote_beyond_processed(member, curator) -> None:
-    source = upload_dataset(member)
-    promotion = services.dataset_promote_request(dataset=source, user=member)
-    services.promotion_run(promotion_id=str(promotion.pk))
-    processed = Dataset.objects.get(layer="processed")
+    processed = promote_dataset(upload_dataset(member), member)
 
     with pytest.raises(services.PermissionRefused):
         services.dataset_promote_request(dataset=processed, user=member)
@@ -203,10 +200,7 @@ def test_raw_dataset_cannot_be_deleted(lake: str, member, curator, users) -> Non
 
 
 def test_curator_deletes_a_processed_dataset(member, curator) -> None:
-    source = upload_dataset(member)
-    promotion = services.dataset_promote_request(dataset=source, user=member)
-    services.promotion_run(promotion_id=str(promotion.pk))
-    processed = Dataset.objects.get(layer="processed")
+    processed = promote_dataset(upload_dataset(member), member)
 
     with pytest.raises(services.PermissionRefused):
         services.dataset_delete(dataset=processed, user=member)

@@ -7,12 +7,11 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from catalog import services
 from catalog.models import Dataset, DatasetStatus, Promotion
 from conftest import ROLES, read_object
 from lakeweb.storage import layer_store
 
-from .factories import FILES, microscopy_form, upload_dataset
+from .factories import FILES, microscopy_form, promote_dataset, upload_dataset
 
 pytestmark = pytest.mark.django_db
 
@@ -245,10 +244,7 @@ DELETE = {"anonymous": 302, "viewer": 403, "member": 403, "curator": 302, "admin
 
 @pytest.mark.parametrize("role", ROLES)
 def test_delete_permissions_on_processed(client_for, member, role: str) -> None:
-    source = upload_dataset(member)
-    promotion = services.dataset_promote_request(dataset=source, user=member)
-    services.promotion_run(promotion_id=str(promotion.pk))
-    processed = Dataset.objects.get(layer="processed")
+    processed = promote_dataset(upload_dataset(member), member)
 
     response = client_for(role).post(reverse("catalog:dataset_delete", args=[processed.pk]))
 

@@ -2,26 +2,18 @@ from __future__ import annotations
 
 import pytest
 
-from catalog import services
 from catalog.models import Dataset
-from catalog.tests.factories import upload_dataset
+from catalog.tests.factories import promote_dataset, upload_dataset
 from provenance.selectors import dataset_timeline, lineage, lineage_graph, prov_document
 
 pytestmark = pytest.mark.django_db
 
 
-def _promote(dataset: Dataset, user) -> Dataset:
-    promotion = services.dataset_promote_request(dataset=dataset, user=user)
-    services.promotion_run(promotion_id=str(promotion.pk))
-    promotion.refresh_from_db()
-    return promotion.target
-
-
 @pytest.fixture
 def chain(member, curator) -> list[Dataset]:
     raw = upload_dataset(member)
-    processed = _promote(raw, member)
-    curated = _promote(processed, curator)
+    processed = promote_dataset(raw, member)
+    curated = promote_dataset(processed, curator)
     return [raw, processed, curated]
 
 
