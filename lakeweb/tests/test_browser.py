@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.db import connections
 from django.urls import reverse
 
 from catalog.models import Dataset, MetadataFormVersion, Promotion
@@ -52,6 +53,10 @@ def page(live_server, monkeypatch) -> Iterator[object]:
         page.set_default_timeout(15_000)
         yield page
         browser.close()
+        # With Playwright's loop running, the ORM calls in the test got their
+        # own connection (asgiref keys connections by context); close it so
+        # the test database can be dropped.
+        connections.close_all()
 
 
 def _folder(root: Path) -> Path:
