@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
+from django_celery_beat.models import PeriodicTask
 
 from .models import BackupJob
 
 
 def backup_jobs_recent(*, limit: int = 100) -> QuerySet[BackupJob]:
     return BackupJob.objects.select_related("triggered_by").order_by("-created_at")[:limit]
+
+
+def backup_schedules() -> QuerySet[PeriodicTask]:
+    """The enabled django-celery-beat schedules that run backups."""
+    return PeriodicTask.objects.filter(
+        task="backups.tasks.backup_scheduled_task", enabled=True
+    ).select_related("crontab")

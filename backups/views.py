@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -12,7 +11,7 @@ from catalog.services import PermissionRefused
 from lakeweb.access import permission_required
 
 from .models import BackupKind
-from .selectors import backup_jobs_recent
+from .selectors import backup_jobs_recent, backup_schedules
 from .services import backup_request
 
 
@@ -20,7 +19,7 @@ from .services import backup_request
 def backup_list(request: HttpRequest) -> HttpResponse:
     jobs = backup_jobs_recent()
     can_trigger = request.user.has_perm("backups.trigger_backup")
-    context = {"jobs": jobs, "can_trigger": can_trigger, "time_zone": settings.TIME_ZONE}
+    context = {"jobs": jobs, "can_trigger": can_trigger, "schedules": backup_schedules()}
     return render(request, "backups/backup_list.html", context)
 
 

@@ -9,7 +9,7 @@ from django.db.models import Q, QuerySet
 
 from lakeweb.storage import layer_store
 
-from .models import DataFile, Dataset, DatasetStatus, MetadataForm
+from .models import DataFile, Dataset, DatasetStatus, JobStatus, MetadataForm
 from .services.promote import promotion_permission
 
 
@@ -78,10 +78,16 @@ def dataset_actions(*, dataset: Dataset, user: Any) -> dict[str, Any]:
     """What this user may do with this dataset, for the page's buttons."""
     ready = dataset.status == DatasetStatus.READY
     next_layer = dataset.next_layer
+    may_promote = (
+        ready
+        and next_layer is not None
+        and user.has_perm(promotion_permission(source_layer=dataset.layer))
+        and not dataset.promotions.filter(target_layer=next_layer)
+        .exclude(status=JobStatus.FAILED)
+        .exists()
+    )
     return {
-        "promote_to": next_layer
-        if ready and next_layer and user.has_perm(promotion_permission(source_layer=dataset.layer))
-        else None,
+        "promote_to": next_layer if may_promote else None,
         "delete": ready and dataset.layer != "raw" and user.has_perm("catalog.delete_dataset"),
     }
 

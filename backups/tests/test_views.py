@@ -28,5 +28,11 @@ def test_backup_trigger_permissions(client_for, role: str) -> None:
     assert BackupJob.objects.filter(kind="manual").exists() == allowed
 
 
+def test_backup_page_shows_the_schedules(client_for) -> None:
+    page = client_for("curator").get(reverse("backups:backup_list")).content.decode()
+    assert "lakeweb daily backup" in page and "At 02:00 AM" in page
+    assert "lakeweb weekly backup" in page and "At 03:00 AM, only on Sunday" in page
+
+
 def test_trigger_needs_post(client_for) -> None:
     assert client_for("curator").get(reverse("backups:backup_trigger")).status_code == 405

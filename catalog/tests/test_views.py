@@ -220,6 +220,14 @@ def test_promote_permissions(client_for, dataset, role: str) -> None:
     assert queued == (role in ("member", "curator", "admin"))
 
 
+def test_promote_button_only_while_no_promotion_is_live(client_for, dataset, member) -> None:
+    url = reverse("catalog:dataset_detail", args=[dataset.pk])
+    client = client_for("member")
+    assert "Promote to processed" in client.get(url).content.decode()
+    promote_dataset(dataset, member)
+    assert "Promote to processed" not in client.get(url).content.decode()
+
+
 def test_promote_to_a_non_adjacent_layer_shows_why(client_for, dataset) -> None:
     url = reverse("catalog:dataset_promote", args=[dataset.pk])
     response = client_for("curator").post(url, {"target_layer": "curated"})
