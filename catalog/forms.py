@@ -34,7 +34,12 @@ class MultipleFileField(forms.FileField):
         return files
 
 
-class UploadForm(forms.Form):
+MAX_EXPERIMENTS = 50
+
+
+class DatasetFieldsForm(forms.Form):
+    """What describes a new dataset, whichever way its files arrive."""
+
     name = forms.CharField(max_length=255)
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
     source = forms.ModelChoiceField(queryset=Source.objects.all(), to_field_name="slug")
@@ -42,10 +47,14 @@ class UploadForm(forms.Form):
         max_length=200, required=False, help_text="e.g. GSE2034 or P04637"
     )
     tags = forms.CharField(max_length=1000, required=False, help_text="Comma-separated.")
-    files = MultipleFileField(
-        label="Folder", help_text="The folder's tree is kept. Without JavaScript, files only."
+    experiments = forms.IntegerField(
+        min_value=1,
+        max_value=MAX_EXPERIMENTS,
+        initial=1,
+        required=False,
+        label="Experiments in this folder",
+        help_text="The metadata form is filled once per experiment.",
     )
-    relative_paths = forms.CharField(widget=forms.HiddenInput, required=False)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -55,6 +64,18 @@ class UploadForm(forms.Form):
 
     def clean_tags(self) -> list[str]:
         return [tag.strip() for tag in self.cleaned_data["tags"].split(",") if tag.strip()]
+
+    def clean_experiments(self) -> int:
+        return self.cleaned_data["experiments"] or 1
+
+
+class UploadForm(DatasetFieldsForm):
+    """The page's plain form post (used when JavaScript is off)."""
+
+    files = MultipleFileField(
+        label="Folder", help_text="The folder's tree is kept. Without JavaScript, files only."
+    )
+    relative_paths = forms.CharField(widget=forms.HiddenInput, required=False)
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -77,9 +98,36 @@ class UploadForm(forms.Form):
         return paths
 
 
-def metadata_form(version: MetadataFormVersion, data: Any = None) -> forms.Form:
-    """The metadata part of the upload page, for one form version."""
-    form = metadata_form_class(version.fields)(data=data, prefix="meta")
+class UploadStartForm(DatasetFieldsForm):
+    """Start of a resumable upload: the dataset's fields and the list of files."""
+
+    manifest = forms.CharField(widget=forms.HiddenInput)
+
+    def clean_manifest(self) -> list[tuple[str, int]]:
+        try:
+            entries = json.loads(self.cleaned_data["manifest"])
+        except ValueError:
+            raise ValidationError("The file list is not valid JSON.") from None
+        if not isinstance(entries, list) or not all(
+            isinstance(e, dict) and isinstance(e.get("path"), str) for e in entries
+        ):
+            raise ValidationError("The file list must be a list of {path, size} objects.")
+        return [(e["path"], e.get("size")) for e in entries]
+
+
+def metadata_form(version: MetadataFormVersion, data: Any = None, *, prefix: str) -> forms.Form:
+    """One experiment's metadata part of the upload page, for one form version."""
+    form = metadata_form_class(version.fields)(data=data, prefix=prefix)
     form.helper = FormHelper()
     form.helper.form_tag = False
     return form
+
+
+def experiment_forms(version: MetadataFormVersion, data: Any = None) -> list[forms.Form]:
+    """One metadata form per experiment; how many comes from the posted count."""
+    try:
+        count = int((data or {}).get("experiments", 1))
+    except (TypeError, ValueError):
+        count = 1
+    count = min(max(count, 1), MAX_EXPERIMENTS)
+    return [metadata_form(version, data, prefix=f"exp{i}") for i in range(count)]

@@ -100,6 +100,12 @@ class MetadataField(models.Model):
     def __str__(self) -> str:
         return f"{self.form}: {self.name}"
 
+    def clean(self) -> None:
+        # Refused here, the admin shows the fault beside the field and stores nothing.
+        from .metadata import field_definition, field_definition_check  # metadata imports us
+
+        field_definition_check(field_definition(self))
+
 
 class MetadataFormVersion(models.Model):
     """An immutable snapshot of a form's fields; datasets point here."""
@@ -198,6 +204,37 @@ class DataFile(models.Model):
 
     def __str__(self) -> str:
         return self.path
+
+
+class UploadFile(models.Model):
+    """A file of an unfinished upload: how much has arrived, and the hash so far.
+
+    Chunks of one file arrive in order (``received`` is the next offset), so
+    the whole-file SHA-256 is computed as the bytes stream through; its state
+    is kept here (``hash_state``) so an upload resumes after a server restart.
+    """
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="upload_files")
+    path = models.CharField(max_length=1024)
+    size = models.PositiveBigIntegerField()
+    chunk_size = models.PositiveIntegerField()
+    received = models.PositiveBigIntegerField(default=0)
+    hash_state = models.BinaryField(default=b"", editable=False)
+    storage_key = models.CharField(max_length=1024)
+    storage_upload_id = models.CharField(max_length=1024, blank=True)
+    parts = models.JSONField(default=list, blank=True)
+    content_type = models.CharField(max_length=200, blank=True)
+    completed = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["path"]
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "path"], name="uploadfile_unique_path"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.path} ({self.received}/{self.size})"
 
 
 class JobStatus(models.TextChoices):

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from celery import Task, shared_task
+from django.conf import settings
 
 from lakeweb.storage import StorageError
 
-from .services import promotion_fail, promotion_run
+from .services import promotion_fail, promotion_run, uploads_abandoned_clean
 
 
 class PromotionTask(Task):
@@ -28,3 +30,11 @@ class PromotionTask(Task):
 )
 def promotion_run_task(promotion_id: str) -> None:
     promotion_run(promotion_id=promotion_id)
+
+
+@shared_task
+def uploads_abandoned_clean_task() -> int:
+    """Hourly (django-celery-beat): remove uploads idle for UPLOAD_ABANDON_HOURS."""
+    return uploads_abandoned_clean(
+        older_than=datetime.timedelta(hours=settings.UPLOAD_ABANDON_HOURS)
+    )

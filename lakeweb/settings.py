@@ -172,6 +172,10 @@ ARCHIVE_STORAGE_CLASS = env.str("ARCHIVE_STORAGE_CLASS", default="")
 # --- Uploads ------------------------------------------------------------------------
 DATA_UPLOAD_MAX_NUMBER_FILES = env.int("UPLOAD_MAX_FILES", default=10_000)
 DATA_UPLOAD_MAX_NUMBER_FIELDS = env.int("UPLOAD_MAX_FIELDS", default=20_000)
+# Resumable uploads: chunk size (at least S3's 5 MiB part minimum) and how long
+# an upload may sit idle before a periodic task removes what it stored.
+UPLOAD_CHUNK_SIZE = max(env.int("UPLOAD_CHUNK_SIZE", default=8 * 1024 * 1024), 5 * 1024 * 1024)
+UPLOAD_ABANDON_HOURS = env.int("UPLOAD_ABANDON_HOURS", default=48)
 FILE_UPLOAD_TEMP_DIR = str(DATA_DIR / "tmp")
 Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
 

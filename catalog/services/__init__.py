@@ -10,6 +10,16 @@ from .metadata_forms import (
 )
 from .paths import clean_path, clean_paths
 from .promote import dataset_promote_request, promotion_fail, promotion_run
+from .resumable import (
+    ChunkConflict,
+    PlannedFile,
+    upload_chunk_write,
+    upload_session_cancel,
+    upload_session_finish,
+    upload_session_get,
+    upload_session_start,
+    uploads_abandoned_clean,
+)
 from .upload import (
     UploadedItem,
     dataset_file_store,
@@ -21,7 +31,9 @@ from .upload import (
 __all__ = [
     "ActionRefused",
     "ChecksumMismatch",
+    "ChunkConflict",
     "PermissionRefused",
+    "PlannedFile",
     "UploadedItem",
     "clean_path",
     "clean_paths",
@@ -40,4 +52,10 @@ __all__ = [
     "metadata_document",
     "promotion_fail",
     "promotion_run",
+    "upload_chunk_write",
+    "upload_session_cancel",
+    "upload_session_finish",
+    "upload_session_get",
+    "upload_session_start",
+    "uploads_abandoned_clean",
 ]

@@ -112,9 +112,9 @@ def _post_upload(client, form, tree: dict[str, bytes], **overrides):
         "source": "upload",
         "tags": "imaging, pilot",
         "relative_paths": json.dumps(list(tree)),
-        "meta-sample": "HeLa-2",
-        "meta-magnification": "20",
-        "meta-stain": "GFP",
+        "exp0-sample": "HeLa-2",
+        "exp0-magnification": "20",
+        "exp0-stain": "GFP",
         "files": [SimpleUploadedFile(p.rsplit("/", 1)[-1], d) for p, d in tree.items()],
     }
     data.update(overrides)
@@ -179,7 +179,7 @@ def test_upload_page_refuses_invalid_metadata(client_for) -> None:
         client_for("member"),
         microscopy_form(),
         FILES,
-        **{"meta-sample": "", "meta-magnification": "many", "meta-stain": "Trypan"},
+        **{"exp0-sample": "", "exp0-magnification": "many", "exp0-stain": "Trypan"},
     )
     assert response.status_code == 400
     page = response.content.decode()

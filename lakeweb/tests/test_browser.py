@@ -90,7 +90,7 @@ def test_first_session(page, live_server, tmp_path: Path) -> None:
     page.click("text=Confocal imaging")
     page.fill("input[name=name]", "Confocal run 7")
     page.set_input_files("input[name=files]", _folder(tmp_path))
-    page.fill("input[name=meta-sample]", "HeLa <b>bold</b>")
+    page.fill("input[name=exp0-sample]", "HeLa <b>bold</b>")
     page.click("#upload-submit")
     page.wait_for_selector("text=Uploaded 3 files to raw.")
 

@@ -122,9 +122,9 @@ def test_upload_browse_promote_backup(worker, client_for) -> None:
             "source": "instrument",
             "external_id": "LAB-0001",
             "relative_paths": json.dumps(list(TREE)),
-            "meta-sample": "HeLa",
-            "meta-magnification": "40",
-            "meta-stain": "DAPI",
+            "exp0-sample": "HeLa",
+            "exp0-magnification": "40",
+            "exp0-stain": "DAPI",
             "files": [SimpleUploadedFile(p.rsplit("/", 1)[-1], d) for p, d in TREE.items()],
         },
     )

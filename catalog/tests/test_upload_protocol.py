@@ -1,0 +1,321 @@
+"""The resumable upload protocol, through the real views, on both storages."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import os
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from catalog.models import DataFile, Dataset, DatasetStatus, UploadFile
+from catalog.services import uploads_abandoned_clean
+from conftest import ROLES, read_object
+from lakeweb.storage import layer_store
+
+from .factories import microscopy_form
+
+pytestmark = pytest.mark.django_db
+MIB = 1024 * 1024
+BIG = os.urandom(11 * MIB + 123)  # three parts of 5 MiB, the last one short
+TREE = {
+    "scan/big.raw": BIG,
+    "scan/sub dir/été.txt": "ça va\n".encode(),
+    "scan/empty.bin": b"",
+}
+
+
+@pytest.fixture(autouse=True)
+def small_chunks(settings):
+    settings.UPLOAD_CHUNK_SIZE = 5 * MIB  # S3's smallest part
+
+
+@pytest.fixture
+def form():
+    return microscopy_form()
+
+
+def _start(client, form, tree=TREE, **overrides):
+    data = {
+        "name": "Scan 4",
+        "source": "upload",
+        "experiments": "2",
+        "exp0-sample": "A",
+        "exp0-magnification": "10",
+        "exp1-sample": "B",
+        "exp1-magnification": "20",
+        "manifest": json.dumps([{"path": p, "size": len(d)} for p, d in tree.items()]),
+    }
+    data.update(overrides)
+    return client.post(reverse("catalog:upload_start", args=[form.pk]), data)
+
+
+def _put(client, upload, file_id, offset, body):
+    url = reverse("catalog:upload_chunk", args=[upload, file_id]) + f"?offset={offset}"
+    return client.generic("PUT", url, body, content_type="application/octet-stream")
+
+
+def _send_all(client, status, tree=TREE, stop_after=None):
+    sent = 0
+    for entry in status["files"]:
+        data, offset = tree[entry["path"]], entry["received"]
+        while offset < entry["size"] or (
+            entry["size"] == 0 and offset == 0 and not entry["complete"]
+        ):
+            body = data[offset : offset + entry["chunk_size"]]
+            response = _put(client, status["upload"], entry["id"], offset, body)
+            assert response.status_code == 200, response.json()
+            offset = response.json()["received"]
+            sent += 1
+            if response.json()["complete"] or sent == stop_after:
+                break
+        if sent == stop_after:
+            return
+
+
+def _finish(client, upload):
+    return client.post(reverse("catalog:upload_finish", args=[upload]))
+
+
+def _nothing_stored() -> None:
+    assert not Dataset.objects.exists() and not UploadFile.objects.exists()
+    assert list(layer_store("raw").list_keys("")) == []
+
+
+def test_chunked_upload_stores_and_hashes_every_file(lake, client_for, form) -> None:
+    client = client_for("member")
+    status = _start(client, form).json()
+    assert {f["path"] for f in status["files"]} == set(TREE)
+
+    _send_all(client, status)
+    response = _finish(client, status["upload"])
+
+    assert response.status_code == 200
+    dataset = Dataset.objects.get()
+    assert response.json()["url"] == reverse("catalog:dataset_detail", args=[dataset.pk])
+    assert dataset.status == DatasetStatus.READY and dataset.file_count == 3
+    for datafile in dataset.files.all():
+        data = TREE[datafile.path]
+        assert datafile.sha256 == hashlib.sha256(data).hexdigest()
+        assert read_object("raw", datafile.storage_key) == data
+    assert [e["sample"] for e in dataset.metadata["experiments"]] == ["A", "B"]
+    assert not UploadFile.objects.exists()
+
+
+def test_upload_resumes_from_what_the_server_has(lake, client_for, form) -> None:
+    client = client_for("member")
+    status = _start(client, form).json()
+    _send_all(client, status, stop_after=2)  # then the page is closed
+
+    # A new page asks what arrived and goes on from there.
+    status = client.get(reverse("catalog:upload_session", args=[status["upload"]])).json()
+    big = next(f for f in status["files"] if f["path"] == "scan/big.raw")
+    assert big["received"] == 10 * MIB and not big["complete"]
+    assert not Dataset.objects.get().files.exists() or big["received"] < big["size"]
+    _send_all(client, status)
+
+    assert _finish(client, status["upload"]).status_code == 200
+    datafile = DataFile.objects.get(path="scan/big.raw")
+    assert datafile.sha256 == hashlib.sha256(BIG).hexdigest()
+    assert read_object("raw", datafile.storage_key) == BIG
+
+
+def test_unfinished_upload_is_invisible(client_for, form) -> None:
+    client = client_for("member")
+    status = _start(client, form).json()
+    _send_all(client, status, stop_after=1)
+    dataset = Dataset.objects.get()
+    viewer = client_for("viewer")
+    assert viewer.get(reverse("catalog:dataset_detail", args=[dataset.pk])).status_code == 404
+    assert "Scan 4" not in viewer.get(reverse("catalog:dataset_list")).content.decode()
+
+
+@pytest.mark.parametrize(
+    "manifest, message",
+    [
+        ([{"path": "../x", "size": 1}], "paths must stay inside"),
+        ([{"path": "/etc/passwd", "size": 1}], "absolute path"),
+        ([{"path": "a\x00b", "size": 1}], "control characters"),
+        ([{"path": "a.txt", "size": 1}, {"path": "a.txt", "size": 2}], "appears twice"),
+        ([{"path": "\u00e9.txt", "size": 1}, {"path": "e\u0301.txt", "size": 1}], "appears twice"),
+        ([{"path": "x/" + "n" * 300, "size": 1}], "longer than 255 bytes"),
+        ([{"path": "a.txt", "size": -1}], "impossible size"),
+        ([{"path": "a.txt", "size": "big"}], "impossible size"),
+        ([], "no files"),
+    ],
+)
+def test_start_refuses_bad_files_and_stores_nothing(
+    lake, client_for, form, manifest, message
+) -> None:
+    response = _start(client_for("member"), form, manifest=json.dumps(manifest))
+    assert response.status_code == 400
+    assert message in " ".join(response.json()["errors"])
+    _nothing_stored()
+
+
+def test_start_refuses_invalid_metadata_per_experiment(client_for, form) -> None:
+    response = _start(client_for("member"), form, **{"exp1-sample": "", "exp1-magnification": "0"})
+    assert response.status_code == 400
+    errors = " ".join(response.json()["errors"])
+    assert "Experiment 2 · Sample name: This field is required." in errors
+    assert (
+        "Experiment 2 · Magnification: Ensure this value is greater than or equal to 1." in errors
+    )
+    _nothing_stored()
+
+
+def test_start_refuses_a_malformed_manifest(client_for, form) -> None:
+    response = _start(client_for("member"), form, manifest="not json")
+    assert response.status_code == 400
+    assert "not valid JSON" in " ".join(response.json()["errors"])
+    _nothing_stored()
+
+
+def _opened(client, form):
+    status = _start(client, form).json()
+    big = next(f for f in status["files"] if f["path"] == "scan/big.raw")
+    return status, big
+
+
+def test_chunk_at_the_wrong_offset_says_where_to_go_on(client_for, form) -> None:
+    client = client_for("member")
+    status, big = _opened(client, form)
+    response = _put(client, status["upload"], big["id"], 5 * MIB, BIG[5 * MIB : 10 * MIB])
+    assert response.status_code == 409 and response.json()["received"] == 0
+    assert UploadFile.objects.get(pk=big["id"]).received == 0
+
+
+def test_a_repeated_chunk_is_not_stored_twice(lake, client_for, form) -> None:
+    client = client_for("member")
+    status, big = _opened(client, form)
+    assert _put(client, status["upload"], big["id"], 0, BIG[: 5 * MIB]).status_code == 200
+    again = _put(client, status["upload"], big["id"], 0, BIG[: 5 * MIB])
+    assert again.status_code == 409 and again.json()["received"] == 5 * MIB
+
+
+@pytest.mark.parametrize("size", [5 * MIB - 1, 5 * MIB + 1, 0])
+def test_chunk_of_the_wrong_size_is_refused(client_for, form, size: int) -> None:
+    client = client_for("member")
+    status, big = _opened(client, form)
+    response = _put(client, status["upload"], big["id"], 0, BIG[:size])
+    assert response.status_code == 400
+    assert "must be 5242880 bytes" in response.json()["errors"][0]
+    assert UploadFile.objects.get(pk=big["id"]).received == 0
+
+
+def test_chunk_beyond_the_end_is_refused(client_for, form) -> None:
+    client = client_for("member")
+    status = _start(client, form).json()
+    small = next(f for f in status["files"] if f["path"] == "scan/sub dir/été.txt")
+    response = _put(client, status["upload"], small["id"], 100, b"x")
+    assert response.status_code == 409 and response.json()["received"] == 0
+
+
+def test_someone_elses_upload_is_refused(client_for, form) -> None:
+    status, big = _opened(client_for("member"), form)
+    curator = client_for("curator")
+    response = _put(curator, status["upload"], big["id"], 0, BIG[: 5 * MIB])
+    assert response.status_code == 403
+    assert "belongs to another user" in response.json()["errors"][0]
+    assert (
+        curator.get(reverse("catalog:upload_session", args=[status["upload"]])).status_code == 403
+    )
+    assert UploadFile.objects.get(pk=big["id"]).received == 0
+
+
+def test_a_file_of_another_upload_is_refused(client_for, form) -> None:
+    client = client_for("member")
+    _first, big = _opened(client, form)
+    second = _start(client, form, name="other").json()
+    response = _put(client, second["upload"], big["id"], 0, BIG[: 5 * MIB])
+    assert response.status_code == 400 and "no such file" in response.json()["errors"][0]
+
+
+def test_finish_refuses_while_files_are_missing(client_for, form) -> None:
+    client = client_for("member")
+    status = _start(client, form).json()
+    response = _finish(client, status["upload"])
+    assert response.status_code == 400
+    assert "not complete yet" in response.json()["errors"][0]
+    assert Dataset.objects.get().status == DatasetStatus.UPLOADING
+
+
+def test_a_finished_upload_takes_no_more_chunks(client_for, form) -> None:
+    client = client_for("member")
+    status = _start(client, form).json()
+    _send_all(client, status)
+    _finish(client, status["upload"])
+    response = _put(client, status["upload"], status["files"][0]["id"], 0, b"x")
+    assert response.status_code == 409 and "no longer open" in response.json()["errors"][0]
+
+
+def test_cancel_removes_everything_stored(lake, client_for, form) -> None:
+    client = client_for("member")
+    status = _start(client, form).json()
+    _send_all(client, status, stop_after=2)  # two parts of the big file are stored
+    assert layer_store("raw").part_uploads_stale(before=timezone.now() + datetime.timedelta(1))
+
+    response = client.delete(reverse("catalog:upload_session", args=[status["upload"]]))
+
+    assert response.status_code == 200
+    dataset = Dataset.objects.get()
+    assert dataset.status == DatasetStatus.FAILED and "cancelled" in dataset.failure_reason
+    assert list(layer_store("raw").list_keys(dataset.storage_prefix)) == []
+    assert (
+        layer_store("raw").part_uploads_stale(before=timezone.now() + datetime.timedelta(1)) == []
+    )
+
+
+def test_abandoned_uploads_are_cleaned(lake, client_for, form) -> None:
+    client = client_for("member")
+    status = _start(client, form).json()
+    _send_all(client, status, stop_after=1)
+    long_ago = timezone.now() - datetime.timedelta(days=3)
+    Dataset.objects.update(created_at=long_ago)
+    UploadFile.objects.update(updated_at=long_ago)
+
+    assert uploads_abandoned_clean(older_than=datetime.timedelta(hours=48)) == 1
+
+    assert Dataset.objects.get().status == DatasetStatus.FAILED
+    assert not UploadFile.objects.exists()
+    assert (
+        layer_store("raw").part_uploads_stale(before=timezone.now() + datetime.timedelta(1)) == []
+    )
+
+
+def test_recent_uploads_are_left_alone(client_for, form) -> None:
+    status = _start(client_for("member"), form).json()
+    assert uploads_abandoned_clean(older_than=datetime.timedelta(hours=48)) == 0
+    assert Dataset.objects.get(pk=status["upload"]).status == DatasetStatus.UPLOADING
+
+
+START = {"anonymous": 302, "viewer": 403, "member": 201, "curator": 201, "admin": 201}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_start_permissions(client_for, form, role: str) -> None:
+    response = _start(client_for(role), form)
+    assert response.status_code == START[role]
+    assert Dataset.objects.exists() == (START[role] == 201)
+
+
+def test_chunk_needs_csrf_token(member, form) -> None:
+    from django.test import Client
+
+    status, big = _opened(_logged(member), form)
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(member)
+    response = _put(strict, status["upload"], big["id"], 0, BIG[: 5 * MIB])
+    assert response.status_code == 403
+    assert UploadFile.objects.get(pk=big["id"]).received == 0
+
+
+def _logged(user):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return client

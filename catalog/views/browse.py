@@ -1,0 +1,73 @@
+"""Browsing pages: catalog list, dataset page, file download."""
+
+from __future__ import annotations
+
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+
+from lakeweb.access import browse_required
+from provenance.selectors import dataset_timeline
+
+from .. import selectors
+from ..models import DataFile, Dataset, Layer, Source
+
+PAGE_SIZE = 25
+
+
+@browse_required
+def dataset_list(request: HttpRequest) -> HttpResponse:
+    q = request.GET.get("q", "").strip()[:200]
+    layer = request.GET.get("layer", "")
+    source = request.GET.get("source", "")
+    datasets = selectors.dataset_search(
+        q=q, layer=layer if layer in Layer.values else "", source=source
+    )
+    page = Paginator(datasets, PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "page": page,
+        "q": q,
+        "layer": layer,
+        "source": source,
+        "layers": Layer.values,
+        "sources": Source.objects.all(),
+    }
+    return render(request, "catalog/dataset_list.html", context)
+
+
+def get_dataset(pk: object) -> Dataset:
+    try:
+        return selectors.dataset_get(pk=pk)
+    except Dataset.DoesNotExist:
+        raise Http404("No such dataset.") from None
+
+
+@browse_required
+def dataset_detail(request: HttpRequest, pk: str) -> HttpResponse:
+    dataset = get_dataset(pk)
+    context = {
+        "dataset": dataset,
+        "experiments": selectors.dataset_metadata_rows(dataset=dataset),
+        "files": dataset.files.all()[:1000],
+        "timeline": dataset_timeline(dataset=dataset),
+        "promotions": dataset.promotions.select_related("target", "requested_by"),
+        "actions": selectors.dataset_actions(dataset=dataset, user=request.user),
+    }
+    return render(request, "catalog/dataset_detail.html", context)
+
+
+@browse_required
+def datafile_download(request: HttpRequest, pk: str, file_id: int) -> HttpResponse:
+    datafile = get_object_or_404(
+        DataFile.objects.select_related("dataset"),
+        pk=file_id,
+        dataset_id=pk,
+        dataset__status="ready",
+    )
+    download = selectors.datafile_download(datafile=datafile)
+    if download.url:
+        return HttpResponseRedirect(download.url)
+    filename = datafile.path.rsplit("/", 1)[-1]
+    return FileResponse(
+        download.stream, as_attachment=True, filename=filename, content_type=datafile.content_type
+    )

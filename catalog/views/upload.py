@@ -1,0 +1,214 @@
+"""Upload pages and the resumable upload protocol the page's script speaks.
+
+``POST upload/<form>/start/``            validate everything, open the upload (JSON)
+``GET  uploads/<id>/``                   what has arrived, per file (JSON)
+``PUT  uploads/<id>/files/<f>/?offset=`` one chunk of one file (raw body)
+``POST uploads/<id>/finish/``            seal the dataset
+``DELETE uploads/<id>/``                 cancel, removing what was stored
+
+Without JavaScript the page posts the files in one request instead
+(``upload``), through the same services.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+
+from lakeweb.access import permission_required
+
+from .. import selectors, services
+from ..forms import UploadForm, UploadStartForm, experiment_forms
+from ..metadata import to_json
+from ..models import Dataset, MetadataForm, MetadataFormVersion
+
+MEMBERS_ONLY = "Only lab members can upload datasets."
+
+
+@permission_required("catalog.add_dataset", MEMBERS_ONLY)
+def upload_choose(request: HttpRequest) -> HttpResponse:
+    forms = selectors.metadata_forms_open()
+    return render(request, "catalog/upload_choose.html", {"forms": forms})
+
+
+def _open_form(form_id: int) -> tuple[MetadataForm, MetadataFormVersion]:
+    definition = get_object_or_404(MetadataForm, pk=form_id, retired=False)
+    return definition, services.form_version_current(form=definition)
+
+
+def _experiments(forms: list[Any]) -> list[dict[str, Any]]:
+    return [{k: to_json(v) for k, v in form.cleaned_data.items()} for form in forms]
+
+
+@permission_required("catalog.add_dataset", MEMBERS_ONLY)
+def upload(request: HttpRequest, form_id: int) -> HttpResponse:
+    definition, version = _open_form(form_id)
+    upload_form = UploadForm(request.POST or None, request.FILES or None)
+    experiments = experiment_forms(version, request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if upload_form.is_valid() and all(form.is_valid() for form in experiments):
+            dataset = _upload(request, upload_form, experiments, version)
+            if dataset is not None:
+                messages.success(request, f"Uploaded {dataset.file_count} files to raw.")
+                return redirect("catalog:dataset_detail", pk=dataset.pk)
+        status = 400
+    context = {
+        "definition": definition,
+        "version": version,
+        "form": upload_form,
+        "experiment_forms": experiments,
+        "experiment_template": experiment_forms(version)[0],
+        "chunk_size": None,
+    }
+    return render(request, "catalog/upload.html", context, status=status)
+
+
+def _upload(
+    request: HttpRequest, upload_form: UploadForm, experiments: list[Any], version: Any
+) -> Dataset | None:
+    data = upload_form.cleaned_data
+    items = [
+        services.UploadedItem(path=path, stream=upload, content_type=upload.content_type or "")
+        for path, upload in zip(data["paths"], data["files"], strict=True)
+    ]
+    try:
+        return services.dataset_upload(
+            owner=request.user,
+            name=data["name"],
+            source=data["source"],
+            experiments=_experiments(experiments),
+            items=items,
+            form_version=version,
+            description=data["description"],
+            external_id=data["external_id"],
+            tags=data["tags"],
+        )
+    except ValidationError as exc:
+        for message in exc.messages:
+            upload_form.add_error(None, message)
+    except services.ActionRefused as exc:
+        upload_form.add_error(None, str(exc))
+    return None
+
+
+def _errors(form: Any, prefix: str = "") -> list[str]:
+    return [
+        f"{prefix}{form.fields[name].label if name in form.fields else 'Upload'}: {message}"
+        if name != "__all__"
+        else f"{prefix}{message}"
+        for name, messages_ in form.errors.items()
+        for message in messages_
+    ]
+
+
+def _refusal(exc: Exception) -> JsonResponse:
+    if isinstance(exc, ValidationError):
+        return JsonResponse({"errors": exc.messages}, status=400)
+    if isinstance(exc, services.ChunkConflict):
+        return JsonResponse({"errors": [str(exc)], "received": exc.received}, status=409)
+    if isinstance(exc, services.PermissionRefused):
+        return JsonResponse({"errors": [str(exc)]}, status=403)
+    return JsonResponse({"errors": [str(exc)]}, status=409 if "no longer open" in str(exc) else 400)
+
+
+def _status(dataset: Dataset) -> dict[str, Any]:
+    return {
+        "upload": str(dataset.pk),
+        "status": dataset.status,
+        "files": [
+            {
+                "id": f.pk,
+                "path": f.path,
+                "size": f.size,
+                "received": f.received,
+                "chunk_size": f.chunk_size,
+                "complete": f.completed,
+            }
+            for f in dataset.upload_files.all()
+        ],
+    }
+
+
+@require_POST
+@permission_required("catalog.add_dataset", MEMBERS_ONLY)
+def upload_start(request: HttpRequest, form_id: int) -> JsonResponse:
+    _definition, version = _open_form(form_id)
+    start = UploadStartForm(request.POST)
+    experiments = experiment_forms(version, request.POST)
+    errors = _errors(start) + [
+        message
+        for i, form in enumerate(experiments)
+        for message in _errors(form, f"Experiment {i + 1} · " if len(experiments) > 1 else "")
+    ]
+    if errors:
+        return JsonResponse({"errors": errors}, status=400)
+    data = start.cleaned_data
+    try:
+        dataset = services.upload_session_start(
+            owner=request.user,
+            name=data["name"],
+            source=data["source"],
+            experiments=_experiments(experiments),
+            files=[services.PlannedFile(path=path, size=size) for path, size in data["manifest"]],
+            form_version=version,
+            description=data["description"],
+            external_id=data["external_id"],
+            tags=data["tags"],
+        )
+    except (ValidationError, services.ActionRefused) as exc:
+        return _refusal(exc)
+    return JsonResponse(_status(dataset), status=201)
+
+
+@require_http_methods(["GET", "DELETE"])
+@permission_required("catalog.add_dataset", MEMBERS_ONLY)
+def upload_session(request: HttpRequest, upload_id: str) -> JsonResponse:
+    try:
+        dataset = services.upload_session_get(dataset_id=upload_id, user=request.user)
+        if request.method == "DELETE":
+            services.upload_session_cancel(dataset=dataset)
+            return JsonResponse({"upload": upload_id, "status": "cancelled"})
+    except services.ActionRefused as exc:
+        return _refusal(exc)
+    return JsonResponse(_status(dataset))
+
+
+@require_http_methods(["PUT"])
+@permission_required("catalog.add_dataset", MEMBERS_ONLY)
+def upload_chunk(request: HttpRequest, upload_id: str, file_id: int) -> JsonResponse:
+    try:
+        offset = int(request.GET.get("offset", ""))
+        # No Content-Length (and no chunked encoding under WSGI) is an empty body.
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return JsonResponse(
+            {"errors": ["Give the chunk's ?offset= and a Content-Length."]}, status=400
+        )
+    try:
+        dataset = services.upload_session_get(dataset_id=upload_id, user=request.user)
+        upload = services.upload_chunk_write(
+            dataset=dataset, file_id=file_id, offset=offset, length=length, stream=request
+        )
+    except services.ActionRefused as exc:
+        return _refusal(exc)
+    return JsonResponse({"received": upload.received, "complete": upload.completed})
+
+
+@require_POST
+@permission_required("catalog.add_dataset", MEMBERS_ONLY)
+def upload_finish(request: HttpRequest, upload_id: str) -> JsonResponse:
+    try:
+        dataset = services.upload_session_get(dataset_id=upload_id, user=request.user)
+        dataset = services.upload_session_finish(dataset=dataset, user=request.user)
+    except services.ActionRefused as exc:
+        return _refusal(exc)
+    messages.success(request, f"Uploaded {dataset.file_count} files to raw.")
+    url = reverse("catalog:dataset_detail", args=[dataset.pk])
+    return JsonResponse({"dataset": str(dataset.pk), "url": url})

@@ -1,0 +1,136 @@
+"""What every layer store does, whatever holds the bytes."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import io
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+from django.core.files.storage import Storage
+
+CHUNK_SIZE = 8 * 1024 * 1024
+
+
+class StorageError(Exception):
+    """The storage refused or failed an operation (network, permissions, lock)."""
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    key: str
+    size: int
+    sha256: str
+
+
+class HashingReader:
+    """A read-only stream that hashes what passes through it (no extra copy)."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._stream = stream
+        self._hash = hashlib.sha256()
+        self.size = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(size)
+        self._hash.update(data)
+        self.size += len(data)
+        return data
+
+    @property
+    def sha256(self) -> str:
+        return self._hash.hexdigest()
+
+
+def stream_sha256(stream: IO[bytes]) -> tuple[int, str]:
+    """Size and SHA-256 of a stream, read in chunks."""
+    reader = HashingReader(stream)
+    while reader.read(CHUNK_SIZE):
+        pass
+    return reader.size, reader.sha256
+
+
+class LayerStore(ABC):
+    """Objects of one layer, addressed by key (a POSIX path inside the layer)."""
+
+    def __init__(self, layer: str, storage: Storage) -> None:
+        self.layer = layer
+        self.storage = storage
+
+    @abstractmethod
+    def save(self, key: str, stream: IO[bytes], *, content_type: str = "") -> StoredObject:
+        """Write a stream under ``key``, hashing it on the way."""
+
+    @abstractmethod
+    def copy_to(self, key: str, target: LayerStore, target_key: str) -> str | None:
+        """Copy an object to another layer; return its SHA-256 when the copy told it."""
+
+    @abstractmethod
+    def download_url(self, key: str, *, filename: str) -> str | None:
+        """A short-lived URL the browser can fetch directly, or None to stream."""
+
+    @abstractmethod
+    def list_keys(self, prefix: str) -> Iterator[str]:
+        """Every key under a prefix."""
+
+    @abstractmethod
+    def ensure(self) -> None:
+        """Create the bucket or folder with this layer's protections."""
+
+    @abstractmethod
+    def check(self) -> None:
+        """Raise StorageError when the layer cannot be reached."""
+
+    # Part uploads: an object written in numbered parts that stays invisible
+    # until completed (S3 multipart uploads; a hidden staging file on disk).
+
+    @abstractmethod
+    def part_upload_begin(self, key: str, *, content_type: str = "") -> str:
+        """Start a part upload; return its id."""
+
+    @abstractmethod
+    def part_upload_write(
+        self, key: str, upload_id: str, *, number: int, offset: int, data: bytes
+    ) -> dict[str, Any]:
+        """Store part ``number`` (1-based) at ``offset``; return what completion needs."""
+
+    @abstractmethod
+    def part_upload_complete(self, key: str, upload_id: str, parts: list[dict[str, Any]]) -> None:
+        """Make the object visible from its parts."""
+
+    @abstractmethod
+    def part_upload_abort(self, key: str, upload_id: str) -> None:
+        """Drop an unfinished part upload and its parts."""
+
+    @abstractmethod
+    def part_uploads_stale(self, *, before: datetime.datetime) -> list[tuple[str, str]]:
+        """(key, upload id) of part uploads started before ``before``."""
+
+    def open(self, key: str) -> IO[bytes]:
+        try:
+            return self.storage.open(key, "rb")
+        except OSError as exc:  # FileNotFoundError, and S3File's "does not exist"
+            raise StorageError(f"cannot read {key} in {self.layer}: {exc}") from exc
+
+    def exists(self, key: str) -> bool:
+        return self.storage.exists(key)
+
+    def delete(self, key: str) -> None:
+        self.storage.delete(key)
+
+    def put_bytes(self, key: str, data: bytes, *, content_type: str = "") -> StoredObject:
+        return self.save(key, io.BytesIO(data), content_type=content_type)
+
+    def sha256(self, key: str) -> tuple[int, str]:
+        """Size and SHA-256 read back from storage."""
+        with self.open(key) as stream:
+            return stream_sha256(stream)
+
+    def delete_prefix(self, prefix: str) -> int:
+        keys = list(self.list_keys(prefix))
+        for key in keys:
+            self.delete(key)
+        return len(keys)

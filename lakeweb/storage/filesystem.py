@@ -1,0 +1,126 @@
+"""The embedded default: one folder per layer."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from django.core.files.storage import FileSystemStorage
+
+from .base import CHUNK_SIZE, HashingReader, LayerStore, StorageError, StoredObject
+
+# Unfinished part uploads live here, inside the layer folder (same disk, so
+# completing one is a rename) but outside every dataset prefix.
+STAGING = ".uploads"
+
+
+class FilesystemLayerStore(LayerStore):
+    """The embedded default: one folder per layer."""
+
+    def __init__(self, layer: str, root: Path) -> None:
+        self.root = root / layer
+        super().__init__(layer, FileSystemStorage(location=self.root))
+
+    def _path(self, key: str) -> Path:
+        return Path(self.storage.path(key))
+
+    def save(self, key: str, stream: IO[bytes], *, content_type: str = "") -> StoredObject:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Write beside the target and rename, so a reader never sees half a file.
+        partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}.partial")
+        reader = HashingReader(stream)
+        try:
+            with open(partial, "wb") as out:
+                while chunk := reader.read(CHUNK_SIZE):
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(partial, path)
+        except OSError as exc:
+            partial.unlink(missing_ok=True)
+            raise StorageError(f"could not write {key} in {self.layer}: {exc}") from exc
+        return StoredObject(key=key, size=reader.size, sha256=reader.sha256)
+
+    def copy_to(self, key: str, target: LayerStore, target_key: str) -> str | None:
+        with self.open(key) as stream:
+            return target.save(target_key, stream).sha256
+
+    def download_url(self, key: str, *, filename: str) -> str | None:
+        return None
+
+    def list_keys(self, prefix: str) -> Iterator[str]:
+        base = self._path(prefix) if prefix else self.root
+        if not base.exists():
+            return
+        for path in sorted(base.rglob("*")):
+            key = path.relative_to(self.root).as_posix()
+            if (
+                path.is_file()
+                and not path.name.endswith(".partial")
+                and not key.startswith(STAGING)
+            ):
+                yield key
+
+    def delete_prefix(self, prefix: str) -> int:
+        count = super().delete_prefix(prefix)
+        shutil.rmtree(self._path(prefix), ignore_errors=True)
+        return count
+
+    def ensure(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def check(self) -> None:
+        if not os.access(self.root, os.W_OK):
+            raise StorageError(f"{self.root.name} folder is missing or not writable")
+
+    def _staging(self, upload_id: str) -> Path:
+        if not upload_id.isalnum():
+            raise StorageError("malformed upload id")
+        return self.root / STAGING / upload_id
+
+    def part_upload_begin(self, key: str, *, content_type: str = "") -> str:
+        upload_id = uuid.uuid4().hex
+        staging = self._staging(upload_id)
+        staging.parent.mkdir(parents=True, exist_ok=True)
+        staging.touch()
+        return upload_id
+
+    def part_upload_write(
+        self, key: str, upload_id: str, *, number: int, offset: int, data: bytes
+    ) -> dict[str, Any]:
+        # Parts are written in place at their offset: no second copy on disk.
+        try:
+            fd = os.open(self._staging(upload_id), os.O_WRONLY)
+        except FileNotFoundError as exc:
+            raise StorageError(f"upload {upload_id} is gone") from exc
+        try:
+            os.pwrite(fd, data, offset)
+        finally:
+            os.close(fd)
+        return {"PartNumber": number, "Size": len(data)}
+
+    def part_upload_complete(self, key: str, upload_id: str, parts: list[dict[str, Any]]) -> None:
+        staging, path = self._staging(upload_id), self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with open(staging, "rb+") as handle:
+                os.fsync(handle.fileno())
+            os.replace(staging, path)
+        except OSError as exc:
+            raise StorageError(f"could not complete {key} in {self.layer}: {exc}") from exc
+
+    def part_upload_abort(self, key: str, upload_id: str) -> None:
+        self._staging(upload_id).unlink(missing_ok=True)
+
+    def part_uploads_stale(self, *, before: datetime.datetime) -> list[tuple[str, str]]:
+        staging = self.root / STAGING
+        if not staging.exists():
+            return []
+        cutoff = before.timestamp()
+        return [("", path.name) for path in staging.iterdir() if path.stat().st_mtime < cutoff]

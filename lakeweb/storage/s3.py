@@ -1,0 +1,215 @@
+"""One bucket per layer on S3 or any S3-compatible store, through django-storages and boto3."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+from collections.abc import Iterator
+from typing import IO, Any
+from urllib.parse import quote
+
+from botocore.exceptions import BotoCoreError, ClientError
+from django.conf import settings
+from django.core.files.storage import Storage
+
+from .base import HashingReader, LayerStore, StorageError, StoredObject
+
+# A single CopyObject handles up to 5 GiB; larger objects need a multipart copy,
+# whose checksum S3 reports per part, so those are verified by reading back.
+S3_SINGLE_COPY_LIMIT = 5 * 1024**3
+S3_ERRORS = (BotoCoreError, ClientError)
+
+
+class S3LayerStore(LayerStore):
+    """One bucket per layer on S3 or any S3-compatible store (MinIO)."""
+
+    def __init__(self, layer: str, bucket: str) -> None:
+        self.bucket = bucket
+        super().__init__(layer, self._storage(settings.S3_ENDPOINT_URL))
+        # Browsers may reach the store at another address than the servers
+        # do (compose: "minio:9000" inside, a public name outside).
+        public = settings.S3_PUBLIC_ENDPOINT_URL
+        self.public_storage = self._storage(public) if public else self.storage
+
+    def _storage(self, endpoint_url: str | None) -> Storage:
+        from storages.backends.s3 import S3Storage
+
+        return S3Storage(
+            bucket_name=self.bucket,
+            endpoint_url=endpoint_url,
+            region_name=settings.S3_REGION,
+            access_key=settings.S3_ACCESS_KEY_ID,
+            secret_key=settings.S3_SECRET_ACCESS_KEY,
+            addressing_style=settings.S3_ADDRESSING_STYLE,
+            signature_version="s3v4",
+            file_overwrite=True,
+            querystring_expire=settings.S3_PRESIGNED_URL_SECONDS,
+            default_acl=None,
+        )
+
+    @property
+    def client(self) -> Any:
+        return self.storage.connection.meta.client
+
+    def save(self, key: str, stream: IO[bytes], *, content_type: str = "") -> StoredObject:
+        reader = HashingReader(stream)
+        extra = {"ContentType": content_type} if content_type else {}
+        try:
+            # A non-seekable reader makes s3transfer read it once, in order,
+            # so the hash covers exactly the bytes sent.
+            self.client.upload_fileobj(
+                reader, self.bucket, key, ExtraArgs=extra, Config=self.storage.transfer_config
+            )
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(f"could not write {key} to {self.bucket}: {exc}") from exc
+        return StoredObject(key=key, size=reader.size, sha256=reader.sha256)
+
+    def copy_to(self, key: str, target: LayerStore, target_key: str) -> str | None:
+        if not isinstance(target, S3LayerStore):
+            with self.open(key) as stream:
+                return target.save(target_key, stream).sha256
+        source = {"Bucket": self.bucket, "Key": key}
+        try:
+            size = self.client.head_object(**source)["ContentLength"]
+            if size > S3_SINGLE_COPY_LIMIT:
+                self.client.copy(source, target.bucket, target_key)
+                return None
+            # Server-side copy: no bytes through lakeweb; S3 computes the
+            # SHA-256 of the new object and returns it.
+            result = self.client.copy_object(
+                CopySource=source, Bucket=target.bucket, Key=target_key, ChecksumAlgorithm="SHA256"
+            )
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(f"could not copy {key} to {target.bucket}: {exc}") from exc
+        checksum = result.get("CopyObjectResult", {}).get("ChecksumSHA256")
+        return base64.b64decode(checksum).hex() if checksum else None
+
+    def download_url(self, key: str, *, filename: str) -> str | None:
+        disposition = f"attachment; filename*=UTF-8''{quote(filename, safe='')}"
+        return self.public_storage.url(key, parameters={"ResponseContentDisposition": disposition})
+
+    def list_keys(self, prefix: str) -> Iterator[str]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                yield item["Key"]
+
+    def ensure(self) -> None:
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+            exists = True
+        except ClientError:
+            exists = False
+        if not exists:
+            self._create_bucket()
+        if self.layer == "archive":
+            self._put_archive_lifecycle()
+
+    def _create_bucket(self) -> None:
+        args: dict[str, Any] = {"Bucket": self.bucket}
+        if settings.S3_REGION != "us-east-1":
+            args["CreateBucketConfiguration"] = {"LocationConstraint": settings.S3_REGION}
+        if self.layer == "raw":
+            args["ObjectLockEnabledForBucket"] = True
+        self.client.create_bucket(**args)
+        if self.layer == "raw":
+            self.client.put_object_lock_configuration(
+                Bucket=self.bucket,
+                ObjectLockConfiguration={
+                    "ObjectLockEnabled": "Enabled",
+                    "Rule": {
+                        "DefaultRetention": {
+                            "Mode": settings.RAW_RETENTION_MODE,
+                            "Days": settings.RAW_RETENTION_DAYS,
+                        }
+                    },
+                },
+            )
+
+    def _put_archive_lifecycle(self) -> None:
+        days = settings.ARCHIVE_LIFECYCLE_DAYS
+        if settings.ARCHIVE_STORAGE_CLASS:
+            rule = {
+                "ID": "lakeweb-archive-cold",
+                "Filter": {"Prefix": ""},
+                "Status": "Enabled",
+                "Transitions": [{"Days": days, "StorageClass": settings.ARCHIVE_STORAGE_CLASS}],
+            }
+        else:
+            # Without a cold class, old backup snapshots age out; archived
+            # datasets themselves are never expired.
+            rule = {
+                "ID": "lakeweb-archive-backups",
+                "Filter": {"Prefix": "backups/"},
+                "Status": "Enabled",
+                "Expiration": {"Days": days},
+            }
+        self.client.put_bucket_lifecycle_configuration(
+            Bucket=self.bucket, LifecycleConfiguration={"Rules": [rule]}
+        )
+
+    def check(self) -> None:
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(f"bucket {self.bucket} unreachable: {exc}") from exc
+
+    def part_upload_begin(self, key: str, *, content_type: str = "") -> str:
+        extra = {"ContentType": content_type} if content_type else {}
+        try:
+            # Each part carries its SHA-256 so S3 checks it on arrival (and an
+            # Object Lock bucket requires a checksum on every part).
+            result = self.client.create_multipart_upload(
+                Bucket=self.bucket, Key=key, ChecksumAlgorithm="SHA256", **extra
+            )
+        except S3_ERRORS as exc:
+            raise StorageError(f"could not start {key} in {self.bucket}: {exc}") from exc
+        return result["UploadId"]
+
+    def part_upload_write(
+        self, key: str, upload_id: str, *, number: int, offset: int, data: bytes
+    ) -> dict[str, Any]:
+        try:
+            result = self.client.upload_part(
+                Bucket=self.bucket,
+                Key=key,
+                UploadId=upload_id,
+                PartNumber=number,
+                Body=data,
+                ChecksumAlgorithm="SHA256",
+            )
+        except S3_ERRORS as exc:
+            raise StorageError(f"could not store part {number} of {key}: {exc}") from exc
+        return {
+            "PartNumber": number,
+            "ETag": result["ETag"],
+            "ChecksumSHA256": result.get("ChecksumSHA256"),
+        }
+
+    def part_upload_complete(self, key: str, upload_id: str, parts: list[dict[str, Any]]) -> None:
+        listed = [
+            {k: v for k, v in part.items() if v is not None}
+            for part in sorted(parts, key=lambda p: p["PartNumber"])
+        ]
+        try:
+            self.client.complete_multipart_upload(
+                Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": listed}
+            )
+        except S3_ERRORS as exc:
+            raise StorageError(f"could not complete {key} in {self.bucket}: {exc}") from exc
+
+    def part_upload_abort(self, key: str, upload_id: str) -> None:
+        try:
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "NoSuchUpload":
+                raise StorageError(f"could not abort {key}: {exc}") from exc
+
+    def part_uploads_stale(self, *, before: datetime.datetime) -> list[tuple[str, str]]:
+        stale = []
+        paginator = self.client.get_paginator("list_multipart_uploads")
+        for page in paginator.paginate(Bucket=self.bucket):
+            for upload in page.get("Uploads", []):
+                if upload["Initiated"] < before:
+                    stale.append((upload["Key"], upload["UploadId"]))
+        return stale
