@@ -1,11 +1,16 @@
-"""A person's first session, in a real Chromium driven by Playwright.
+"""Journeys of a person in a real Chromium driven by Playwright.
 
-Setup link -> first admin -> a metadata form in Django admin -> upload a
-folder (tree kept) -> dataset page -> queue a promotion -> queue a backup.
+- First session: setup link -> first admin -> a metadata form in Django
+  admin -> upload a folder (tree kept) -> dataset page -> queue a promotion
+  -> queue a backup.
+- An upload that survives reality: a large file, a network drop, a reload,
+  and the upload resumes; the objects are checked over S3.
 """
 
 from __future__ import annotations
 
+import datetime
+import hashlib
 import os
 import shutil
 from collections.abc import Iterator
@@ -14,11 +19,13 @@ from pathlib import Path
 import pytest
 from django.db import connections
 from django.urls import reverse
+from django.utils import timezone
 
-from catalog.models import Dataset, MetadataFormVersion, Promotion
-from conftest import require_services
+from catalog.models import Dataset, MetadataFormVersion, Promotion, UploadFile
+from catalog.tests.factories import microscopy_form
+from conftest import PASSWORD, require_services
 from lakeweb.setup import setup_token_make
-from lakeweb.storage import layers_ensure
+from lakeweb.storage import layer_store, layers_ensure
 
 pytestmark = [
     pytest.mark.browser,
@@ -110,3 +117,72 @@ def test_first_session(page, live_server, tmp_path: Path) -> None:
     page.goto(base + reverse("backups:backup_list"))
     page.click("text=Back up now")
     page.wait_for_selector("text=Backup queued")
+
+
+def _big_folder(root: Path) -> dict[str, bytes]:
+    tree = {
+        "Plate 3/well A1/images/ø 0001.tif": os.urandom(52 * 1024 * 1024),
+        "Plate 3/well A1/notes \u2013 été.txt": "Zellen gezählt\n".encode(),
+        "Plate 3/empty marker": b"",
+        "Plate 3/日本語/readme.md": "# 説明\n".encode(),
+    }
+    for path, data in tree.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_bytes(data)
+    return tree
+
+
+def _login(page, base: str, user) -> None:
+    page.goto(base + reverse("account_login"))
+    page.fill("input[name=login]", user.email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/datasets/")
+
+
+def test_interrupted_upload_resumes_and_lands_on_s3(page, live_server, s3_lake, member, tmp_path):
+    """A 52 MB file among others; the network drops, the page is reloaded, the upload resumes."""
+    base = live_server.url
+    tree = _big_folder(tmp_path)
+    form = microscopy_form()
+    _login(page, base, member)
+    page.goto(base + reverse("catalog:upload", args=[form.pk]))
+    page.fill("input[name=name]", "Plate 3")
+    page.set_input_files("input[name=files]", tmp_path / "Plate 3")
+    page.fill("input[name=exp0-sample]", "HEK293")
+
+    # The network drops after a few chunks: every chunk request fails.
+    sent = {"count": 0}
+
+    def flaky(route):
+        sent["count"] += 1
+        if sent["count"] > 4:
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    page.route("**/files/**", flaky)
+    page.click("#upload-submit")
+    page.wait_for_selector("text=Connection lost; retrying")
+    stored = sum(UploadFile.objects.values_list("received", flat=True))
+    assert 0 < stored < sum(len(d) for d in tree.values())
+
+    # The user gives up on this tab and comes back later: reload, pick the folder again.
+    page.unroute("**/files/**")
+    page.reload()
+    page.set_input_files("input[name=files]", tmp_path / "Plate 3")
+    page.wait_for_selector("#resume-offer:not(.d-none)")
+    assert "stopped at" in page.inner_text("#resume-offer")
+    page.click("#upload-submit")
+    page.wait_for_selector("text=Uploaded 4 files to raw.", timeout=60_000)
+
+    dataset = Dataset.objects.get()
+    assert dataset.status == "ready" and dataset.file_count == 4
+    store = layer_store("raw")
+    for datafile in dataset.files.all():
+        data = tree[datafile.path]
+        body = store.client.get_object(Bucket=store.bucket, Key=datafile.storage_key)["Body"].read()
+        assert body == data, datafile.path
+        assert datafile.sha256 == hashlib.sha256(data).hexdigest()
+    tomorrow = timezone.now() + datetime.timedelta(days=1)
+    assert store.part_uploads_stale(before=tomorrow) == []  # no multipart upload left behind
