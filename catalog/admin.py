@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.actions import delete_selected as django_delete_selected
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from .models import (
@@ -18,6 +20,7 @@ from .models import (
     Tag,
 )
 from .services import form_version_publish
+from .services.metadata_forms import metadata_form_delete
 
 
 @admin.register(Source)
@@ -61,6 +64,7 @@ class MetadataFormAdmin(admin.ModelAdmin):
     list_filter = ("retired",)
     search_fields = ("name",)
     inlines = [MetadataFieldInline, MetadataFormVersionInline]
+    actions = ["delete_selected"]  # ours, in place of the site-wide one
 
     @admin.display(description="version")
     def latest_version(self, obj: MetadataForm) -> int | None:
@@ -78,14 +82,44 @@ class MetadataFormAdmin(admin.ModelAdmin):
             return False
         return super().has_delete_permission(request, obj)
 
-    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+    @admin.action(permissions=["delete"], description=django_delete_selected.short_description)
+    def delete_selected(self, request: HttpRequest, queryset: QuerySet[MetadataForm]) -> Any:
+        """Django's bulk delete for the unused forms; the used ones are named and kept."""
         used = queryset.filter(versions__datasets__isnull=False).distinct()
-        if used.exists():
+        if used:
+            names = ", ".join(form.name for form in used)
             self.message_user(
-                request, "Forms that datasets use cannot be deleted; retire them.", messages.ERROR
+                request,
+                f"Not deleted, datasets use them: {names}. Retire a used form instead.",
+                messages.ERROR,
             )
-            queryset = queryset.exclude(pk__in=used)
-        super().delete_queryset(request, queryset)
+        unused = queryset.exclude(pk__in=used.values("pk"))
+        return django_delete_selected(self, request, unused) if unused.exists() else None
+
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
+        # Django's collector stops at the versions' PROTECT; metadata_form_delete
+        # removes an unused form's versions with it, so list them as deleted.
+        forms = list(objs)
+        fields = MetadataField.objects.filter(form__in=forms)
+        versions = MetadataFormVersion.objects.filter(form__in=forms)
+        nested: list[Any] = []
+        for form in forms:
+            parts = [f"Metadata field: {f.name}" for f in fields if f.form_id == form.pk]
+            parts += [f"Metadata form version: {v}" for v in versions if v.form_id == form.pk]
+            nested += [f"Metadata form: {form}", parts]
+        counts = {"metadata forms": len(forms), "metadata fields": len(fields)}
+        counts["metadata form versions"] = len(versions)
+        refused = {
+            "metadata form" for form in forms if not self.has_delete_permission(request, form)
+        }
+        return nested, counts, refused, []
+
+    def delete_model(self, request: HttpRequest, obj: MetadataForm) -> None:
+        metadata_form_delete(form=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[MetadataForm]) -> None:
+        for form in queryset:
+            metadata_form_delete(form=form)
 
 
 class DataFileInline(admin.TabularInline):

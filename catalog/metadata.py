@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import re
 from collections.abc import Callable
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
+from django.utils.html import escape
 
 from .models import FieldType, MetadataField
 
@@ -35,6 +38,19 @@ def field_definition(field: MetadataField) -> dict[str, Any]:
     }
 
 
+TEXT_TYPES = (FieldType.TEXT, FieldType.LONG_TEXT)
+NUMBER_TYPES = (FieldType.INTEGER, FieldType.DECIMAL)
+CHOICE_TYPES = (FieldType.CHOICE, FieldType.MULTIPLE_CHOICE)
+YES_NO = {"1": True, "true": True, "yes": True, "on": True}
+YES_NO |= {"0": False, "false": False, "no": False, "off": False}
+BOUNDS = {"min_value": "min", "max_value": "max"}  # model field -> definition key
+
+
+def _plain_decimal(value: str) -> decimal.Decimal:
+    """``"2.500000"`` (as the database keeps a bound) read as ``2.5`` in messages."""
+    return decimal.Decimal(format(decimal.Decimal(value).normalize(), "f"))
+
+
 def _bounds(spec: dict[str, Any], cast: Callable[[str], Any]) -> dict[str, Any]:
     bounds = {}
     if spec.get("min") is not None:
@@ -48,7 +64,9 @@ def _text_kwargs(spec: dict[str, Any]) -> dict[str, Any]:
     validators = []
     if spec.get("pattern"):
         validators.append(
-            RegexValidator(f"^(?:{spec['pattern']})$", f"Must match the pattern {spec['pattern']}.")
+            RegexValidator(
+                rf"\A(?:{spec['pattern']})\Z", f"Must match the pattern {spec['pattern']}."
+            )
         )
     return {"validators": validators, "max_length": 10_000}
 
@@ -61,7 +79,8 @@ def build_field(spec: dict[str, Any]) -> forms.Field:
     """One Django form field for one field definition."""
     common = {
         "label": spec["prompt"],
-        "help_text": spec.get("help_text", ""),
+        # Django renders help text as HTML; an admin's text is shown as typed (SPEC §5).
+        "help_text": escape(spec.get("help_text", "")),
         "required": bool(spec.get("required")) and spec["type"] != FieldType.BOOLEAN,
     }
     kind = spec["type"]
@@ -74,7 +93,7 @@ def build_field(spec: dict[str, Any]) -> forms.Field:
     if kind == FieldType.INTEGER:
         return forms.IntegerField(**common, **_bounds(spec, lambda v: int(decimal.Decimal(v))))
     if kind == FieldType.DECIMAL:
-        return forms.DecimalField(**common, **_bounds(spec, decimal.Decimal))
+        return forms.DecimalField(**common, **_bounds(spec, _plain_decimal))
     if kind == FieldType.DATE:
         return forms.DateField(**common, widget=forms.DateInput(attrs={"type": "date"}))
     if kind == FieldType.DATETIME:
@@ -101,7 +120,7 @@ def _initial(spec: dict[str, Any]) -> Any:
     if default and spec["type"] == FieldType.MULTIPLE_CHOICE:
         return [part.strip() for part in default.split(",")]
     if default and spec["type"] == FieldType.BOOLEAN:
-        return default.lower() in ("1", "true", "yes", "on")
+        return YES_NO.get(default.strip().lower(), False)
     return default
 
 
@@ -120,5 +139,87 @@ def to_json(value: Any) -> Any:
     if isinstance(value, (datetime.date, datetime.datetime)):
         return value.isoformat()
     if isinstance(value, decimal.Decimal):
-        return str(value)
+        return format(value, "f")  # "1000", never "1E+3"
     return value
+
+
+def _number(value: str | None) -> decimal.Decimal | None:
+    try:
+        return None if value is None else decimal.Decimal(value)
+    except decimal.InvalidOperation:
+        return None  # the model field reports a malformed number itself
+
+
+def _choice_errors(spec: dict[str, Any]) -> dict[str, str]:
+    if spec["type"] in CHOICE_TYPES and not spec["choices"]:
+        return {"choices": "List at least one choice, one per line."}
+    if spec["type"] not in CHOICE_TYPES and spec["choices"]:
+        return {"choices": "Choices apply to choice and multiple choice fields only."}
+    return {}
+
+
+def _bound_errors(spec: dict[str, Any]) -> dict[str, str]:
+    numbers = {key: _number(spec[bound]) for key, bound in BOUNDS.items()}
+    given = {key: value for key, value in numbers.items() if value is not None}
+    if given and spec["type"] not in NUMBER_TYPES:
+        return dict.fromkeys(given, "Minimum and maximum apply to integer and decimal fields only.")
+    errors = {}
+    if spec["type"] == FieldType.INTEGER:
+        errors = {
+            key: "An integer field takes whole-number bounds."
+            for key, value in given.items()
+            if value != value.to_integral_value()
+        }
+    if len(given) == 2 and given["min_value"] > given["max_value"]:
+        errors["min_value"] = "The minimum is greater than the maximum."
+    return errors
+
+
+def _pattern_errors(spec: dict[str, Any]) -> dict[str, str]:
+    if not spec["pattern"]:
+        return {}
+    if spec["type"] not in TEXT_TYPES:
+        return {"pattern": "A pattern applies to text and long text fields only."}
+    try:
+        re.compile(spec["pattern"])
+    except re.error as exc:
+        return {"pattern": f"Not a valid regular expression: {exc}."}
+    return {}
+
+
+def _required_errors(spec: dict[str, Any]) -> dict[str, str]:
+    if spec["type"] == FieldType.BOOLEAN and spec["required"]:
+        return {"required": "A yes/no field cannot be required: unticked is a valid answer (no)."}
+    return {}
+
+
+def _default_errors(spec: dict[str, Any]) -> dict[str, list[str]]:
+    """The default must be a value the field itself would accept."""
+    if not spec["default"]:
+        return {}
+    if spec["type"] == FieldType.BOOLEAN:
+        if spec["default"].strip().lower() in YES_NO:
+            return {}
+        return {"default": [f"A yes/no default is one of: {', '.join(YES_NO)}."]}
+    try:
+        build_field({**spec, "required": False}).clean(_initial(spec))
+    except ValidationError as exc:
+        return {"default": exc.messages}
+    return {}
+
+
+def field_definition_check(spec: dict[str, Any]) -> None:
+    """Refuse a definition the upload form could not honour, keyed by model field.
+
+    A choice with no choices, min above max or a broken regular expression
+    would otherwise only show up when a member uploads (SPEC §5).
+    """
+    if spec["type"] not in FieldType.values:
+        return  # the model field reports an unknown type itself
+    errors: dict[str, Any] = {}
+    for check in (_choice_errors, _bound_errors, _pattern_errors, _required_errors):
+        errors.update(check(spec))
+    if not errors:  # a default is only checked against a field that can be built
+        errors.update(_default_errors(spec))
+    if errors:
+        raise ValidationError(errors)

@@ -60,18 +60,19 @@ def _display(value: Any) -> str:
     return str(value)
 
 
+def _experiment_rows(experiment: dict[str, Any], prompts: dict[str, str]) -> list[MetadataRow]:
+    # In the form's order, not the JSON's: PostgreSQL's jsonb does not keep key order.
+    names = [name for name in prompts if name in experiment]
+    names += [name for name in experiment if name not in prompts]
+    return [MetadataRow(prompts.get(name, name), _display(experiment[name])) for name in names]
+
+
 def dataset_metadata_rows(*, dataset: Dataset) -> list[list[MetadataRow]]:
     """Each experiment's values, labelled with the prompts of the form version used."""
     fields = dataset.form_version.fields if dataset.form_version else []
     prompts = {spec["name"]: spec["prompt"] for spec in fields}
     experiments = dataset.metadata.get("experiments", [])
-    return [
-        [
-            MetadataRow(prompts.get(name, name), _display(value))
-            for name, value in experiment.items()
-        ]
-        for experiment in experiments
-    ]
+    return [_experiment_rows(experiment, prompts) for experiment in experiments]
 
 
 def dataset_actions(*, dataset: Dataset, user: Any) -> dict[str, Any]:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from ..metadata import field_definition, metadata_form_class, to_json
-from ..models import MetadataForm, MetadataFormVersion, Source
+from ..models import Dataset, MetadataForm, MetadataFormVersion, Source
+from .errors import ActionRefused
 
 MANDATORY_KEYS = ("source", "date", "version")
 
@@ -41,6 +42,11 @@ def metadata_clean(*, version: MetadataFormVersion, values: dict[str, Any]) -> d
     return {name: to_json(value) for name, value in form.cleaned_data.items()}
 
 
+def _given(values: dict[str, Any], key: str, fallback: Any) -> Any:
+    value = values.get(key)
+    return fallback if value is None or value == "" else value  # 0 is an answer
+
+
 def metadata_document(
     *, source: Source, experiments: list[dict[str, Any]], extra: dict[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -51,10 +57,25 @@ def metadata_document(
     """
     first = experiments[0] if experiments else {}
     document: dict[str, Any] = {
-        "source": first.get("source") or source.slug,
-        "date": first.get("date") or datetime.date.today().isoformat(),
-        "version": str(first.get("version") or "1"),
+        "source": _given(first, "source", source.slug),
+        "date": _given(first, "date", timezone.localdate().isoformat()),
+        "version": str(_given(first, "version", "1")),
     }
     document.update(extra or {})
     document["experiments"] = experiments
     return document
+
+
+@transaction.atomic
+def metadata_form_delete(*, form: MetadataForm) -> None:
+    """Delete a form no dataset used, with its fields and versions.
+
+    Versions PROTECT their form so that nothing loses one by accident; those
+    of an unused form describe no metadata. A used form is retired instead
+    (SPEC §2).
+    """
+    MetadataForm.objects.select_for_update().get(pk=form.pk)
+    if Dataset.objects.filter(form_version__form=form).exists():
+        raise ActionRefused(f"{form.name} is used by datasets: retire it instead of deleting it.")
+    form.versions.all().delete()
+    form.delete()

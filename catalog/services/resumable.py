@@ -12,10 +12,9 @@
 
 Whole-file SHA-256: S3 multipart checksums are per part, so lakeweb hashes
 the bytes itself as they stream through, in order. The hash state after each
-chunk is saved on the UploadFile row (a picklable SHA-256 from
-``resumablesha256``; hashlib's cannot be saved), so an upload resumes where it
-stopped even after a server restart. A file of one chunk is hashed with
-hashlib directly.
+chunk is saved on the UploadFile row (``lakeweb.hashing``: hashlib's state
+cannot be saved, OpenSSL's can), so an upload resumes where it stopped even
+after a server restart. A file of one chunk is hashed with hashlib directly.
 
 Concurrency: a chunk is accepted only at the offset the row says; the row is
 advanced with a compare-and-set on ``received``, so two copies of the same
@@ -28,18 +27,17 @@ import datetime
 import io
 import logging
 import mimetypes
-import pickle
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
-import resumablesha256
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from lakeweb.hashing import ResumableSHA256
 from lakeweb.storage import StorageError, layer_store
 
 from ..models import DataFile, Dataset, DatasetStatus, MetadataFormVersion, Source, UploadFile
@@ -144,13 +142,14 @@ def upload_session_get(*, dataset_id: Any, user: AbstractBaseUser) -> Dataset:
 
 
 def _read_exactly(stream: IO[bytes], length: int) -> bytes:
-    buffer = io.BytesIO()
-    while buffer.tell() < length:
-        piece = stream.read(min(MIB, length - buffer.tell()))
+    pieces, got = [], 0
+    while got < length:
+        piece = stream.read(min(4 * MIB, length - got))
         if not piece:
-            raise ActionRefused(f"The chunk ended after {buffer.tell()} of {length} bytes.")
-        buffer.write(piece)
-    return buffer.getvalue()
+            raise ActionRefused(f"The chunk ended after {got} of {length} bytes.")
+        pieces.append(piece)
+        got += len(piece)
+    return b"".join(pieces)
 
 
 def _check_chunk(upload: UploadFile, *, offset: int, length: int) -> None:
@@ -201,7 +200,9 @@ def _write_part(dataset: Dataset, upload: UploadFile, offset: int, data: bytes) 
         if not claimed:  # a concurrent retry of this chunk started one first
             store.part_upload_abort(upload.storage_key, upload_id)
         upload.refresh_from_db()
-    hasher = pickle.loads(upload.hash_state) if upload.hash_state else resumablesha256.sha256()  # noqa: S301 - our own row
+    hasher = (
+        ResumableSHA256.from_state(upload.hash_state) if upload.hash_state else ResumableSHA256()
+    )
     number = offset // upload.chunk_size + 1
     part = store.part_upload_write(
         upload.storage_key, upload.storage_upload_id, number=number, offset=offset, data=data
@@ -210,9 +211,7 @@ def _write_part(dataset: Dataset, upload: UploadFile, offset: int, data: bytes) 
     received = offset + len(data)
     parts = [*upload.parts, part]
     if received < upload.size:
-        return _advance(
-            upload, offset=offset, received=received, parts=parts, state=pickle.dumps(hasher)
-        )
+        return _advance(upload, offset=offset, received=received, parts=parts, state=hasher.state())
     store.part_upload_complete(upload.storage_key, upload.storage_upload_id, parts)
     return _advance(
         upload, offset=offset, received=received, parts=parts, state=b"", sha256=hasher.hexdigest()

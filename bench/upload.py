@@ -1,0 +1,387 @@
+"""Upload benchmark: lakeweb's upload protocol against a plain baseline, same run.
+
+Starts, on loopback only, an S3 endpoint (moto in server mode) and lakeweb
+under gunicorn, both as separate processes, then measures:
+
+1. 1 GiB in 4 files of 256 MiB sent through the upload protocol exactly as
+   the page sends it (start, chunks of each file in order, 4 files at a
+   time, finish), against boto3 ``upload_file`` of the same files with the
+   same concurrency. Target: lakeweb >= 0.8x boto3's throughput.
+2. 10,000 files of 4 KiB: lakeweb >= 0.5x boto3's files per second.
+3. Peak RSS growth of the web server processes during one 2 GiB file
+   upload: < 150 MB.
+
+and the same three on the filesystem storage against plain file copies.
+
+    .venv/bin/python bench/upload.py            # the full run (several GiB of temp files)
+    .venv/bin/python bench/upload.py --quick    # small sizes, to try the script
+
+Set DATABASE_URL to run lakeweb on PostgreSQL; SQLite in a temp folder otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import boto3
+import requests
+from boto3.s3.transfer import TransferConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+BIN = Path(PYTHON).parent
+MIB = 1024 * 1024
+CONCURRENCY = 4
+KEY, SECRET = "bench", "bench-secret"
+PASSWORD = "bench passphrase 42"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_port(port: int, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise SystemExit(f"nothing listening on {port}")
+
+
+class Stack:
+    """moto and lakeweb (gunicorn) processes for one storage kind."""
+
+    def __init__(self, storage: str, work: Path, moto_url: str) -> None:
+        self.storage, self.work, self.moto_url = storage, work, moto_url
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        run = f"b{int(time.time() * 1000) % 10**9}"
+        self.buckets = {
+            layer: f"{run}-{layer}" for layer in ("raw", "processed", "curated", "archive")
+        }
+        self.env = {
+            **os.environ,
+            "LAKEWEB_DATA_DIR": str(work / f"data-{storage}"),
+            "LAKEWEB_STORAGE": storage,
+            "LAKEWEB_STORAGE_DIR": str(work / f"lake-{storage}"),
+            "S3_ENDPOINT_URL": moto_url,
+            "S3_ACCESS_KEY_ID": KEY,
+            "S3_SECRET_ACCESS_KEY": SECRET,
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+            "LOG_LEVEL": "WARNING",
+            **{f"S3_BUCKET_{k.upper()}": v for k, v in self.buckets.items()},
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def manage(self, *args: str, stdin: str | None = None) -> str:
+        return subprocess.run(
+            [PYTHON, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env,
+            check=True,
+            input=stdin,
+            text=True,
+            capture_output=True,
+        ).stdout
+
+    def start(self) -> None:
+        self.manage("migrate", "--noinput")
+        self.manage("storage_init")
+        self.form_id = int(self.manage("shell", stdin=SETUP_SCRIPT).split("FORM=")[1].split()[0])
+        self.process = subprocess.Popen(
+            [
+                PYTHON,
+                "-m",
+                "gunicorn",
+                "lakeweb.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                "1",
+                "--threads",
+                str(CONCURRENCY * 2),
+                "--timeout",
+                "600",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_port(self.port)
+
+    def pids(self) -> list[int]:
+        assert self.process is not None
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        kids = [int(p) for p in children.read_text().split()] if children.exists() else []
+        return [self.process.pid, *kids]
+
+    def stop(self) -> None:
+        if self.process:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+
+
+SETUP_SCRIPT = f"""
+from django.contrib.auth import get_user_model
+from catalog.models import MetadataForm, MetadataField
+from catalog.services import form_version_publish
+User = get_user_model()
+if not User.objects.filter(email="bench@lab.example").exists():
+    User.objects.create_superuser(username="bench@lab.example", email="bench@lab.example", password={PASSWORD!r})
+form, _ = MetadataForm.objects.get_or_create(name="bench")
+MetadataField.objects.get_or_create(form=form, name="sample", defaults={{"prompt": "Sample"}})
+form_version_publish(form=form)
+print("FORM=" + str(form.pk))
+"""
+
+
+class Client:
+    """Speaks the upload protocol the way static/lakeweb/upload.js does."""
+
+    def __init__(self, base: str, form_id: int) -> None:
+        self.base, self.form_id = base, form_id
+        self.local = threading.local()
+        self.cookies: dict[str, str] = {}
+        session = self.session()
+        session.get(f"{base}/accounts/login/")
+        response = session.post(
+            f"{base}/accounts/login/",
+            data={
+                "login": "bench@lab.example",
+                "password": PASSWORD,
+                "csrfmiddlewaretoken": session.cookies["csrftoken"],
+            },
+            headers={"Referer": f"{base}/accounts/login/"},
+        )
+        response.raise_for_status()
+        self.cookies = session.cookies.get_dict()
+
+    def session(self) -> requests.Session:
+        if not hasattr(self.local, "session"):
+            self.local.session = requests.Session()
+            self.local.session.cookies.update(self.cookies)
+        return self.local.session
+
+    def headers(self) -> dict[str, str]:
+        return {"X-CSRFToken": self.cookies.get("csrftoken", ""), "Referer": self.base + "/"}
+
+    def upload(self, files: list[tuple[str, Path]]) -> str:
+        manifest = [{"path": name, "size": path.stat().st_size} for name, path in files]
+        response = self.session().post(
+            f"{self.base}/datasets/upload/{self.form_id}/start/",
+            data={
+                "name": "bench",
+                "source": "upload",
+                "exp0-sample": "x",
+                "manifest": json.dumps(manifest),
+            },
+            headers=self.headers(),
+        )
+        assert response.status_code == 201, response.text
+        status = response.json()
+        local = dict(files)
+        with concurrent.futures.ThreadPoolExecutor(CONCURRENCY) as pool:
+            list(
+                pool.map(
+                    lambda entry: self.send_file(status["upload"], entry, local[entry["path"]]),
+                    status["files"],
+                )
+            )
+        response = self.session().post(
+            f"{self.base}/datasets/uploads/{status['upload']}/finish/", headers=self.headers()
+        )
+        assert response.status_code == 200, response.text
+        return status["upload"]
+
+    def send_file(self, upload: str, entry: dict, path: Path) -> None:
+        url = f"{self.base}/datasets/uploads/{upload}/files/{entry['id']}/"
+        with open(path, "rb") as handle:
+            offset = 0
+            while True:
+                body = handle.read(entry["chunk_size"])
+                response = self.session().put(
+                    url,
+                    params={"offset": offset},
+                    data=body,
+                    headers={**self.headers(), "Content-Type": "application/octet-stream"},
+                )
+                assert response.status_code == 200, response.text
+                offset = response.json()["received"]
+                if offset >= entry["size"]:
+                    return
+
+
+def make_files(folder: Path, count: int, size: int) -> list[tuple[str, Path]]:
+    folder.mkdir(parents=True, exist_ok=True)
+    files = []
+    block = os.urandom(min(size, 64 * MIB)) if size else b""
+    for i in range(count):
+        path = folder / f"f{i:05d}.bin"
+        with open(path, "wb") as out:
+            left = size
+            while left > 0:
+                out.write(block[:left])
+                left -= len(block[:left])
+        files.append((f"{folder.name}/{path.name}", path))
+    return files
+
+
+def timed(work) -> float:
+    start = time.perf_counter()
+    work()
+    return time.perf_counter() - start
+
+
+def boto3_baseline(files: list[tuple[str, Path]], moto_url: str, bucket: str) -> float:
+    client = boto3.client(
+        "s3",
+        endpoint_url=moto_url,
+        aws_access_key_id=KEY,
+        aws_secret_access_key=SECRET,
+        region_name="us-east-1",
+    )
+    client.create_bucket(Bucket=bucket)
+    config = TransferConfig(max_concurrency=1, multipart_chunksize=8 * MIB)
+
+    def one(item: tuple[str, Path]) -> None:
+        client.upload_file(str(item[1]), bucket, item[0], Config=config)
+
+    def run() -> None:
+        with concurrent.futures.ThreadPoolExecutor(CONCURRENCY) as pool:
+            list(pool.map(one, files))
+
+    return timed(run)
+
+
+def copy_baseline(files: list[tuple[str, Path]], target: Path) -> float:
+    def one(item: tuple[str, Path]) -> None:
+        dest = target / item[0]
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(item[1], dest)
+
+    def run() -> None:
+        with concurrent.futures.ThreadPoolExecutor(CONCURRENCY) as pool:
+            list(pool.map(one, files))
+
+    return timed(run)
+
+
+def rss_kib(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except FileNotFoundError:
+            pass
+    return total
+
+
+def peak_rss_growth(stack: Stack, client: Client, files: list[tuple[str, Path]]) -> float:
+    pids = stack.pids()
+    before = rss_kib(pids)
+    peak = before
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, rss_kib(pids))
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        client.upload(files)
+    finally:
+        done.set()
+        sampler.join()
+    return (peak - before) / 1024
+
+
+def run_storage(
+    kind: str, work: Path, moto_url: str, sets: dict[str, list], results: list[str]
+) -> None:
+    stack = Stack(kind, work, moto_url)
+    stack.start()
+    try:
+        client = Client(stack.url, stack.form_id)
+        big, small, huge = sets["big"], sets["small"], sets["huge"]
+        big_bytes = sum(p.stat().st_size for _, p in big)
+        if kind == "s3":
+            base_big = boto3_baseline(big, moto_url, f"base-big-{stack.port}")
+            base_small = boto3_baseline(small, moto_url, f"base-small-{stack.port}")
+            baseline = "boto3 upload_file"
+        else:
+            base_big = copy_baseline(big, work / "copies-big")
+            base_small = copy_baseline(small, work / "copies-small")
+            baseline = "plain file copies"
+        lake_big = timed(lambda: client.upload(big))
+        lake_small = timed(lambda: client.upload(small))
+        growth = peak_rss_growth(stack, client, huge)
+        ratio_big = base_big / lake_big
+        ratio_small = base_small / lake_small
+        results += [
+            f"[{kind}] {len(big)} x {big_bytes // len(big) // MIB} MiB: lakeweb {big_bytes / MIB / lake_big:.0f} MiB/s, "
+            f"{baseline} {big_bytes / MIB / base_big:.0f} MiB/s -> ratio {ratio_big:.2f} (target >= 0.8)",
+            f"[{kind}] {len(small)} x 4 KiB: lakeweb {len(small) / lake_small:.0f} files/s, "
+            f"{baseline} {len(small) / base_small:.0f} files/s -> ratio {ratio_small:.2f} (target >= 0.5)",
+            f"[{kind}] one {huge[0][1].stat().st_size // MIB} MiB file: web server peak RSS growth "
+            f"{growth:.0f} MB (target < 150 MB)",
+        ]
+    finally:
+        stack.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="small sizes, to try the script")
+    parser.add_argument("--storage", choices=["s3", "filesystem", "both"], default="both")
+    args = parser.parse_args()
+    scale = 1 / 32 if args.quick else 1
+    work = Path(tempfile.mkdtemp(prefix="lakeweb-bench-"))
+    moto_port = free_port()
+    moto = subprocess.Popen(
+        [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    results: list[str] = []
+    try:
+        wait_port(moto_port)
+        sets = {
+            "big": make_files(work / "big", 4, int(256 * MIB * scale)),
+            "small": make_files(work / "small", int(10_000 * scale), 4096),
+            "huge": make_files(work / "huge", 1, int(2048 * MIB * scale)),
+        }
+        kinds = ["s3", "filesystem"] if args.storage == "both" else [args.storage]
+        for kind in kinds:
+            run_storage(kind, work, f"http://127.0.0.1:{moto_port}", sets, results)
+    finally:
+        moto.terminate()
+        moto.wait(timeout=30)
+        shutil.rmtree(work, ignore_errors=True)
+    print("\n".join(results))
+
+
+if __name__ == "__main__":
+    main()
