@@ -11,6 +11,7 @@ urlpatterns = [
     path("upload/<int:form_id>/start/", views.upload_start, name="upload_start"),
     path("uploads/<uuid:upload_id>/", views.upload_session, name="upload_session"),
     path("uploads/<uuid:upload_id>/files/<int:file_id>/", views.upload_chunk, name="upload_chunk"),
+    path("uploads/<uuid:upload_id>/batch/", views.upload_batch, name="upload_batch"),
     path("uploads/<uuid:upload_id>/finish/", views.upload_finish, name="upload_finish"),
     path("<uuid:pk>/", views.dataset_detail, name="dataset_detail"),
     path("<uuid:pk>/files/<int:file_id>/", views.datafile_download, name="datafile_download"),

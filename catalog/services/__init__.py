@@ -2,6 +2,7 @@
 
 from .datasets import dataset_delete, dataset_fail, dataset_seal, manifest_digest
 from .errors import ActionRefused, ChecksumMismatch, PermissionRefused
+from .ingest import dataset_ingest
 from .metadata_forms import (
     form_version_current,
     form_version_publish,
@@ -13,6 +14,7 @@ from .promote import dataset_promote_request, promotion_fail, promotion_run
 from .resumable import (
     ChunkConflict,
     PlannedFile,
+    upload_batch_write,
     upload_chunk_write,
     upload_session_cancel,
     upload_session_finish,
@@ -40,6 +42,7 @@ __all__ = [
     "dataset_delete",
     "dataset_fail",
     "dataset_file_store",
+    "dataset_ingest",
     "dataset_promote_request",
     "dataset_seal",
     "dataset_upload",
@@ -52,6 +55,7 @@ __all__ = [
     "metadata_document",
     "promotion_fail",
     "promotion_run",
+    "upload_batch_write",
     "upload_chunk_write",
     "upload_session_cancel",
     "upload_session_finish",

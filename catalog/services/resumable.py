@@ -26,7 +26,6 @@ from __future__ import annotations
 import datetime
 import io
 import logging
-import mimetypes
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import IO, Any
@@ -38,19 +37,25 @@ from django.db import transaction
 from django.utils import timezone
 
 from lakeweb.hashing import ResumableSHA256
-from lakeweb.storage import StorageError, layer_store
+from lakeweb.storage import StorageError, StoredObject, layer_store
 
-from ..models import DataFile, Dataset, DatasetStatus, MetadataFormVersion, Source, UploadFile
+from ..models import Dataset, DatasetStatus, MetadataFormVersion, Source, UploadFile
 from .datasets import dataset_fail, dataset_storage_key
 from .errors import ActionRefused, PermissionRefused
 from .paths import clean_paths
-from .upload import dataset_upload_finish, dataset_upload_start
+from .upload import (
+    datafile_record,
+    dataset_upload_finish,
+    dataset_upload_start,
+    guess_content_type,
+)
 
 logger = logging.getLogger(__name__)
 
 MIB = 1024 * 1024
 S3_MAX_PARTS = 10_000
 MAX_FILE_SIZE = 5 * 1024**4  # S3's limit for one object
+BATCH_MAX_FILES = 500
 
 
 class ChunkConflict(ActionRefused):
@@ -121,7 +126,7 @@ def upload_session_start(
                 size=f.size,
                 chunk_size=chunk_size_for(f.size),
                 storage_key=dataset_storage_key(dataset=dataset, path=f.path),
-                content_type=mimetypes.guess_type(f.path)[0] or "application/octet-stream",
+                content_type=guess_content_type(f.path),
             )
             for f in planned
         )
@@ -182,6 +187,31 @@ def upload_chunk_write(
     return _write_part(dataset, upload, offset, data)
 
 
+def upload_batch_write(*, dataset: Dataset, items: dict[int, IO[bytes]]) -> list[UploadFile]:
+    """Store several whole small files sent in one request (the page batches them).
+
+    Small files are dominated by per-request cost, so the page sends them
+    together; each is still checked, stored and recorded on its own.
+    """
+    if len(items) > BATCH_MAX_FILES:
+        raise ActionRefused(f"A batch holds at most {BATCH_MAX_FILES} files.")
+    uploads = dataset.upload_files.in_bulk(list(items))
+    missing = sorted(set(items) - set(uploads))
+    if missing:
+        raise ActionRefused(f"This upload has no file {missing[0]}.")
+    for file_id, upload in uploads.items():
+        if upload.size > upload.chunk_size:
+            raise ActionRefused(f"'{upload.path}' is too large for a batch; send it in chunks.")
+        _check_chunk(upload, offset=0, length=_size(items[file_id]))
+    return [
+        _write_whole(dataset, uploads[i], _read_exactly(items[i], uploads[i].size)) for i in items
+    ]
+
+
+def _size(stream: IO[bytes]) -> int:
+    return getattr(stream, "size", 0)
+
+
 def _write_whole(dataset: Dataset, upload: UploadFile, data: bytes) -> UploadFile:
     store = layer_store(dataset.layer)
     stored = store.save(upload.storage_key, io.BytesIO(data), content_type=upload.content_type)
@@ -240,13 +270,12 @@ def _advance(
         upload.refresh_from_db()
         raise ChunkConflict(f"'{upload.path}' moved on meanwhile.", received=upload.received)
     if sha256 is not None:
-        DataFile.objects.create(
-            dataset_id=upload.dataset_id,
+        stored = StoredObject(key=upload.storage_key, size=upload.size, sha256=sha256)
+        datafile_record(
+            dataset=upload.dataset,
             path=upload.path,
-            size=upload.size,
-            sha256=sha256,
+            stored=stored,
             content_type=upload.content_type,
-            storage_key=upload.storage_key,
         )
     upload.refresh_from_db()
     return upload

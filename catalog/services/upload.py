@@ -18,13 +18,13 @@ from typing import IO, Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
-from lakeweb.storage import StorageError, layer_store
+from lakeweb.storage import StorageError, StoredObject, layer_store
 from provenance.models import Activity
 from provenance.services import provenance_record
 
 from ..models import DataFile, Dataset, Layer, MetadataFormVersion, Source, Tag
 from .datasets import dataset_fail, dataset_seal, dataset_storage_key
-from .errors import PermissionRefused
+from .errors import ActionRefused, PermissionRefused
 from .metadata_forms import metadata_clean, metadata_document
 from .paths import clean_paths
 
@@ -64,6 +64,8 @@ def dataset_upload_start(
     """
     if not owner.has_perm("catalog.add_dataset"):
         raise PermissionRefused("Only lab members can upload datasets.")
+    if form_version is not None and form_version.form.retired:
+        raise ActionRefused(f"The form '{form_version.form}' is retired; choose another one.")
     if form_version is not None:
         experiments = [metadata_clean(version=form_version, values=e) for e in experiments]
     metadata = metadata_document(source=source, experiments=list(experiments))
@@ -88,28 +90,49 @@ def dataset_file_store(
 ) -> DataFile:
     """Stream one file into the dataset's layer and record its size and SHA-256."""
     key = dataset_storage_key(dataset=dataset, path=path)
-    content_type = content_type or mimetypes.guess_type(path)[0] or "application/octet-stream"
+    content_type = content_type or guess_content_type(path)
     stored = layer_store(dataset.layer).save(key, stream, content_type=content_type)
+    return datafile_record(dataset=dataset, path=path, stored=stored, content_type=content_type)
+
+
+def guess_content_type(path: str) -> str:
+    return mimetypes.guess_type(path)[0] or "application/octet-stream"
+
+
+def datafile_record(
+    *, dataset: Dataset, path: str, stored: StoredObject, content_type: str
+) -> DataFile:
+    """The catalog row of a file just stored, with the size and SHA-256 the store measured."""
     return DataFile.objects.create(
         dataset=dataset,
         path=path,
         size=stored.size,
         sha256=stored.sha256,
         content_type=content_type[:200],
-        storage_key=key,
+        storage_key=stored.key,
     )
 
 
 @transaction.atomic
-def dataset_upload_finish(*, dataset: Dataset, actor: AbstractBaseUser) -> Dataset:
-    """Seal the dataset (now visible) and record the ``collection`` provenance."""
+def dataset_upload_finish(
+    *, dataset: Dataset, actor: AbstractBaseUser, parameters: dict[str, Any] | None = None
+) -> Dataset:
+    """Seal the dataset (now visible) and record the ``collection`` provenance.
+
+    ``parameters`` add to what the event records (ingest: ``via`` and ``origin``).
+    """
     dataset_seal(dataset=dataset)
     provenance_record(
         activity=Activity.COLLECTION,
         actor=actor,
         dataset=dataset,
         target_layer=dataset.layer,
-        parameters={"files": dataset.file_count, "bytes": dataset.total_size, "via": "upload"},
+        parameters={
+            "files": dataset.file_count,
+            "bytes": dataset.total_size,
+            "via": "upload",
+            **(parameters or {}),
+        },
     )
     return dataset
 

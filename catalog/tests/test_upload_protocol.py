@@ -319,3 +319,47 @@ def _logged(user):
     client = Client()
     client.force_login(user)
     return client
+
+
+def _batch(client, upload, files: dict[int, bytes]):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    data = {f"f{i}": SimpleUploadedFile(f"f{i}", body) for i, body in files.items()}
+    return client.post(reverse("catalog:upload_batch", args=[upload]), data)
+
+
+def test_small_files_go_in_one_batch(lake, client_for, form) -> None:
+    client = client_for("member")
+    tree = {f"many/{i:03d}.txt": f"file {i}\n".encode() for i in range(50)}
+    status = _start(client, form, tree=tree).json()
+    ids = {f["path"]: f["id"] for f in status["files"]}
+
+    response = _batch(client, status["upload"], {ids[p]: d for p, d in tree.items()})
+
+    assert response.status_code == 200 and all(f["complete"] for f in response.json()["files"])
+    assert _finish(client, status["upload"]).status_code == 200
+    for datafile in Dataset.objects.get().files.all():
+        assert read_object("raw", datafile.storage_key) == tree[datafile.path]
+        assert datafile.sha256 == hashlib.sha256(tree[datafile.path]).hexdigest()
+
+
+def test_batch_refuses_a_wrong_size_and_stores_none_of_it(client_for, form) -> None:
+    client = client_for("member")
+    tree = {"a.txt": b"aaaa", "b.txt": b"bbbb"}
+    status = _start(client, form, tree=tree).json()
+    ids = {f["path"]: f["id"] for f in status["files"]}
+
+    response = _batch(client, status["upload"], {ids["a.txt"]: b"aaaa", ids["b.txt"]: b"bb"})
+
+    assert response.status_code == 400 and "must be 4 bytes, not 2" in response.json()["errors"][0]
+    assert not UploadFile.objects.filter(completed=True).exists()
+    assert list(layer_store("raw").list_keys("")) == []
+
+
+def test_batch_refuses_large_files_and_foreign_ids(client_for, form) -> None:
+    client = client_for("member")
+    status, big = _opened(client, form)
+    response = _batch(client, status["upload"], {big["id"]: BIG[: 5 * MIB]})
+    assert response.status_code == 400 and "send it in chunks" in response.json()["errors"][0]
+    response = _batch(client, status["upload"], {999999: b"x"})
+    assert response.status_code == 400 and "no file 999999" in response.json()["errors"][0]

@@ -4,6 +4,7 @@ from .actions import dataset_delete, dataset_promote
 from .browse import datafile_download, dataset_detail, dataset_list
 from .upload import (
     upload,
+    upload_batch,
     upload_choose,
     upload_chunk,
     upload_finish,
@@ -18,6 +19,7 @@ __all__ = [
     "dataset_list",
     "dataset_promote",
     "upload",
+    "upload_batch",
     "upload_choose",
     "upload_chunk",
     "upload_finish",

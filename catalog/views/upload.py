@@ -3,6 +3,7 @@
 ``POST upload/<form>/start/``            validate everything, open the upload (JSON)
 ``GET  uploads/<id>/``                   what has arrived, per file (JSON)
 ``PUT  uploads/<id>/files/<f>/?offset=`` one chunk of one file (raw body)
+``POST uploads/<id>/batch/``             several small whole files (multipart, field f<id>)
 ``POST uploads/<id>/finish/``            seal the dataset
 ``DELETE uploads/<id>/``                 cancel, removing what was stored
 
@@ -199,6 +200,23 @@ def upload_chunk(request: HttpRequest, upload_id: str, file_id: int) -> JsonResp
     except services.ActionRefused as exc:
         return _refusal(exc)
     return JsonResponse({"received": upload.received, "complete": upload.completed})
+
+
+@require_POST
+@permission_required("catalog.add_dataset", MEMBERS_ONLY)
+def upload_batch(request: HttpRequest, upload_id: str) -> JsonResponse:
+    try:
+        items = {int(name[1:]): request.FILES[name] for name in request.FILES}
+    except ValueError:
+        return JsonResponse({"errors": ["Batch fields are named f<file id>."]}, status=400)
+    try:
+        dataset = services.upload_session_get(dataset_id=upload_id, user=request.user)
+        uploads = services.upload_batch_write(dataset=dataset, items=items)
+    except services.ActionRefused as exc:
+        return _refusal(exc)
+    return JsonResponse(
+        {"files": [{"id": u.pk, "received": u.received, "complete": u.completed} for u in uploads]}
+    )
 
 
 @require_POST
