@@ -111,10 +111,11 @@ class Stack:
                 "lakeweb.wsgi:application",
                 "--bind",
                 f"127.0.0.1:{self.port}",
+                # as `make run` serves: two processes of four threads
                 "--workers",
-                "1",
+                "2",
                 "--threads",
-                str(CONCURRENCY * 2),
+                "4",
                 "--timeout",
                 "600",
             ],
@@ -196,18 +197,27 @@ class Client:
         assert response.status_code == 201, response.text
         status = response.json()
         local = dict(files)
+
+        def send(task: dict) -> None:
+            if "batch" in task:
+                self.send_batch(status["upload"], task["batch"], local)
+            else:
+                self.send_file(status["upload"], task["file"], local[task["file"]["path"]])
+
         with concurrent.futures.ThreadPoolExecutor(CONCURRENCY) as pool:
-            list(
-                pool.map(
-                    lambda entry: self.send_file(status["upload"], entry, local[entry["path"]]),
-                    status["files"],
-                )
-            )
+            list(pool.map(send, plan(status["files"])))
         response = self.session().post(
             f"{self.base}/datasets/uploads/{status['upload']}/finish/", headers=self.headers()
         )
         assert response.status_code == 200, response.text
         return status["upload"]
+
+    def send_batch(self, upload: str, entries: list[dict], local: dict[str, Path]) -> None:
+        files = {f"f{e['id']}": (f"f{e['id']}", local[e["path"]].read_bytes()) for e in entries}
+        response = self.session().post(
+            f"{self.base}/datasets/uploads/{upload}/batch/", files=files, headers=self.headers()
+        )
+        assert response.status_code == 200, response.text
 
     def send_file(self, upload: str, entry: dict, path: Path) -> None:
         url = f"{self.base}/datasets/uploads/{upload}/files/{entry['id']}/"
@@ -225,6 +235,28 @@ class Client:
                 offset = response.json()["received"]
                 if offset >= entry["size"]:
                     return
+
+
+BATCH_FILE, BATCH_BYTES, BATCH_COUNT = 256 * 1024, 2_000_000, 200  # as in upload.js
+
+
+def plan(entries: list[dict]) -> list[dict]:
+    """Group small files into batches the way static/lakeweb/upload.js does."""
+    tasks: list[dict] = []
+    batch: list[dict] = []
+    size = 0
+    for entry in entries:
+        if 0 < entry["size"] <= BATCH_FILE and entry["received"] == 0:
+            if len(batch) >= BATCH_COUNT or size + entry["size"] > BATCH_BYTES:
+                tasks.append({"batch": batch})
+                batch, size = [], 0
+            batch.append(entry)
+            size += entry["size"]
+        else:
+            tasks.append({"file": entry})
+    if batch:
+        tasks.append({"batch": batch})
+    return tasks
 
 
 def make_files(folder: Path, count: int, size: int) -> list[tuple[str, Path]]:

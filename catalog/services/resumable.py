@@ -24,7 +24,6 @@ chunk (a client retry) store the same bytes and only one advances the file.
 from __future__ import annotations
 
 import datetime
-import io
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -214,7 +213,7 @@ def _size(stream: IO[bytes]) -> int:
 
 def _write_whole(dataset: Dataset, upload: UploadFile, data: bytes) -> UploadFile:
     store = layer_store(dataset.layer)
-    stored = store.save(upload.storage_key, io.BytesIO(data), content_type=upload.content_type)
+    stored = store.put_bytes(upload.storage_key, data, content_type=upload.content_type)
     return _advance(
         upload, offset=0, received=upload.size, parts=[], state=b"", sha256=stored.sha256
     )
