@@ -348,36 +348,51 @@ def peak_rss_growth(stack: Stack, client: Client, files: list[tuple[str, Path]])
     return (peak - before) / 1024
 
 
+def baseline_time(kind: str, files: list[tuple[str, Path]], moto_url: str, target: Path) -> float:
+    if kind == "s3":
+        return boto3_baseline(files, moto_url, f"base-{target.name}")
+    return copy_baseline(files, target)
+
+
+def case_big(kind: str, stack: Stack, client: Client, files: list, moto_url: str) -> str:
+    total = sum(p.stat().st_size for _, p in files)
+    base = baseline_time(kind, files, moto_url, stack.work / f"copies-big-{stack.port}")
+    lake = timed(lambda: client.upload(files))
+    return (
+        f"[{kind}] {len(files)} x {total // len(files) // MIB} MiB: lakeweb {total / MIB / lake:.0f} MiB/s, "
+        f"{BASELINES[kind]} {total / MIB / base:.0f} MiB/s -> ratio {base / lake:.2f} (target >= 0.8)"
+    )
+
+
+def case_small(kind: str, stack: Stack, client: Client, files: list, moto_url: str) -> str:
+    base = baseline_time(kind, files, moto_url, stack.work / f"copies-small-{stack.port}")
+    lake = timed(lambda: client.upload(files))
+    return (
+        f"[{kind}] {len(files)} x 4 KiB: lakeweb {len(files) / lake:.0f} files/s, "
+        f"{BASELINES[kind]} {len(files) / base:.0f} files/s -> ratio {base / lake:.2f} (target >= 0.5)"
+    )
+
+
+def case_huge(kind: str, stack: Stack, client: Client, files: list, moto_url: str) -> str:
+    growth = peak_rss_growth(stack, client, files)
+    return (
+        f"[{kind}] one {files[0][1].stat().st_size // MIB} MiB file: web server peak RSS growth "
+        f"{growth:.0f} MB (target < 150 MB)"
+    )
+
+
+BASELINES = {"s3": "boto3 upload_file", "filesystem": "plain file copies"}
+CASES = {"big": case_big, "small": case_small, "huge": case_huge}
+
+
 def run_storage(
-    kind: str, work: Path, moto_url: str, sets: dict[str, list], results: list[str]
-) -> None:
+    kind: str, work: Path, moto_url: str, sets: dict[str, list], cases: list[str]
+) -> list[str]:
     stack = Stack(kind, work, moto_url)
     stack.start()
     try:
         client = Client(stack.url, stack.form_id)
-        big, small, huge = sets["big"], sets["small"], sets["huge"]
-        big_bytes = sum(p.stat().st_size for _, p in big)
-        if kind == "s3":
-            base_big = boto3_baseline(big, moto_url, f"base-big-{stack.port}")
-            base_small = boto3_baseline(small, moto_url, f"base-small-{stack.port}")
-            baseline = "boto3 upload_file"
-        else:
-            base_big = copy_baseline(big, work / "copies-big")
-            base_small = copy_baseline(small, work / "copies-small")
-            baseline = "plain file copies"
-        lake_big = timed(lambda: client.upload(big))
-        lake_small = timed(lambda: client.upload(small))
-        growth = peak_rss_growth(stack, client, huge)
-        ratio_big = base_big / lake_big
-        ratio_small = base_small / lake_small
-        results += [
-            f"[{kind}] {len(big)} x {big_bytes // len(big) // MIB} MiB: lakeweb {big_bytes / MIB / lake_big:.0f} MiB/s, "
-            f"{baseline} {big_bytes / MIB / base_big:.0f} MiB/s -> ratio {ratio_big:.2f} (target >= 0.8)",
-            f"[{kind}] {len(small)} x 4 KiB: lakeweb {len(small) / lake_small:.0f} files/s, "
-            f"{baseline} {len(small) / base_small:.0f} files/s -> ratio {ratio_small:.2f} (target >= 0.5)",
-            f"[{kind}] one {huge[0][1].stat().st_size // MIB} MiB file: web server peak RSS growth "
-            f"{growth:.0f} MB (target < 150 MB)",
-        ]
+        return [CASES[case](kind, stack, client, sets[case], moto_url) for case in cases]
     finally:
         stack.stop()
 
@@ -388,6 +403,9 @@ def main() -> None:
     )
     parser.add_argument("--quick", action="store_true", help="small sizes, to try the script")
     parser.add_argument("--storage", choices=["s3", "filesystem", "both"], default="both")
+    parser.add_argument(
+        "--cases", default="big,small,huge", help="which of big,small,huge to run (default all)"
+    )
     args = parser.parse_args()
     scale = 1 / 32 if args.quick else 1
     work = Path(tempfile.mkdtemp(prefix="lakeweb-bench-"))
@@ -400,14 +418,19 @@ def main() -> None:
     results: list[str] = []
     try:
         wait_port(moto_port)
+        cases = [case for case in args.cases.split(",") if case in CASES]
+        shapes = {"big": (4, 256 * MIB), "small": (10_000, 4096), "huge": (1, 2048 * MIB)}
         sets = {
-            "big": make_files(work / "big", 4, int(256 * MIB * scale)),
-            "small": make_files(work / "small", int(10_000 * scale), 4096),
-            "huge": make_files(work / "huge", 1, int(2048 * MIB * scale)),
+            case: make_files(
+                work / case,
+                max(1, int(shapes[case][0] * (scale if case == "small" else 1))),
+                shapes[case][1] if case == "small" else int(shapes[case][1] * scale),
+            )
+            for case in cases
         }
         kinds = ["s3", "filesystem"] if args.storage == "both" else [args.storage]
         for kind in kinds:
-            run_storage(kind, work, f"http://127.0.0.1:{moto_port}", sets, results)
+            results += run_storage(kind, work, f"http://127.0.0.1:{moto_port}", sets, cases)
     finally:
         moto.terminate()
         moto.wait(timeout=30)

@@ -171,6 +171,8 @@ ARCHIVE_STORAGE_CLASS = env.str("ARCHIVE_STORAGE_CLASS", default="")
 
 # --- Uploads ------------------------------------------------------------------------
 DATA_UPLOAD_MAX_NUMBER_FILES = env.int("UPLOAD_MAX_FILES", default=10_000)
+# The start of an upload lists every file (path and size): room for ~500,000.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = env.int("UPLOAD_MAX_FIELDS", default=20_000)
 # Resumable uploads: chunk size (at least S3's 5 MiB part minimum) and how long
 # an upload may sit idle before a periodic task removes what it stored.
