@@ -358,10 +358,57 @@ def case_big(kind: str, stack: Stack, client: Client, files: list, moto_url: str
     total = sum(p.stat().st_size for _, p in files)
     base = baseline_time(kind, files, moto_url, stack.work / f"copies-big-{stack.port}")
     lake = timed(lambda: client.upload(files))
-    return (
+    line = (
         f"[{kind}] {len(files)} x {total // len(files) // MIB} MiB: lakeweb {total / MIB / lake:.0f} MiB/s, "
         f"{BASELINES[kind]} {total / MIB / base:.0f} MiB/s -> ratio {base / lake:.2f} (target >= 0.8)"
     )
+    if kind == "filesystem":
+        sink = sink_ceiling(files)
+        line += (
+            f"\n[{kind}]   ceiling: the same PUTs to a WSGI app that only reads them "
+            f"{total / MIB / sink:.0f} MiB/s -> ratio {base / sink:.2f} at best"
+        )
+    return line
+
+
+def sink_ceiling(files: list[tuple[str, Path]], chunk: int = 8 * MIB) -> float:
+    """Seconds to PUT the files, in chunks, to a WSGI app that only reads them."""
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            PYTHON,
+            "-m",
+            "gunicorn",
+            "bench.sink:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "--threads",
+            "4",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_port(port)
+        local = threading.local()
+
+        def one(item: tuple[str, Path]) -> None:
+            session = local.__dict__.setdefault("session", requests.Session())
+            with open(item[1], "rb") as handle:
+                while body := handle.read(chunk):
+                    session.put(f"http://127.0.0.1:{port}/", data=body).raise_for_status()
+
+        def run() -> None:
+            with concurrent.futures.ThreadPoolExecutor(CONCURRENCY) as pool:
+                list(pool.map(one, files))
+
+        return timed(run)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
 
 
 def case_small(kind: str, stack: Stack, client: Client, files: list, moto_url: str) -> str:
