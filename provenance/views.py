@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
-from catalog.models import Dataset
-from catalog.selectors import dataset_get
+from catalog.views.browse import get_dataset as _dataset
 from lakeweb.access import browse_required
 
 from .selectors import lineage, lineage_graph, prov_document
-
-
-def _dataset(pk: str) -> Dataset:
-    try:
-        return dataset_get(pk=pk)
-    except Dataset.DoesNotExist:
-        raise Http404("No such dataset.") from None
 
 
 @browse_required

@@ -14,6 +14,7 @@ from .promote import dataset_promote_request, promotion_fail, promotion_run
 from .resumable import (
     ChunkConflict,
     PlannedFile,
+    UploadClosed,
     upload_batch_write,
     upload_chunk_write,
     upload_session_cancel,
@@ -36,6 +37,7 @@ __all__ = [
     "ChunkConflict",
     "PermissionRefused",
     "PlannedFile",
+    "UploadClosed",
     "UploadedItem",
     "clean_path",
     "clean_paths",

@@ -57,6 +57,10 @@ MAX_FILE_SIZE = 5 * 1024**4  # S3's limit for one object
 BATCH_MAX_FILES = 500
 
 
+class UploadClosed(ActionRefused):
+    """The upload was finished, cancelled or cleaned away."""
+
+
 class ChunkConflict(ActionRefused):
     """The chunk is not at the file's current offset; ``received`` says where it is."""
 
@@ -141,7 +145,7 @@ def upload_session_get(*, dataset_id: Any, user: AbstractBaseUser) -> Dataset:
     if dataset.owner_id != user.pk:
         raise PermissionRefused("This upload belongs to another user.")
     if dataset.status != DatasetStatus.UPLOADING:
-        raise ActionRefused(f"This upload is no longer open (the dataset is {dataset.status}).")
+        raise UploadClosed(f"This upload is no longer open (the dataset is {dataset.status}).")
     return dataset
 
 

@@ -114,9 +114,11 @@ def _refusal(exc: Exception) -> JsonResponse:
         return JsonResponse({"errors": exc.messages}, status=400)
     if isinstance(exc, services.ChunkConflict):
         return JsonResponse({"errors": [str(exc)], "received": exc.received}, status=409)
+    if isinstance(exc, services.UploadClosed):
+        return JsonResponse({"errors": [str(exc)]}, status=409)
     if isinstance(exc, services.PermissionRefused):
         return JsonResponse({"errors": [str(exc)]}, status=403)
-    return JsonResponse({"errors": [str(exc)]}, status=409 if "no longer open" in str(exc) else 400)
+    return JsonResponse({"errors": [str(exc)]}, status=400)
 
 
 def _status(dataset: Dataset) -> dict[str, Any]:
