@@ -24,6 +24,7 @@ from .resumable import (
     uploads_abandoned_clean,
 )
 from .upload import (
+    DatasetDraft,
     UploadedItem,
     dataset_file_store,
     dataset_upload,
@@ -35,6 +36,7 @@ __all__ = [
     "ActionRefused",
     "ChecksumMismatch",
     "ChunkConflict",
+    "DatasetDraft",
     "PermissionRefused",
     "PlannedFile",
     "UploadClosed",

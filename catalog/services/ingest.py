@@ -16,17 +16,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import IO, Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 
 from lakeweb.storage import LayerStore, StorageError, StoredObject, layer_store
 
-from ..models import Dataset, FieldType, MetadataFormVersion, Source
+from ..models import Dataset, FieldType, MetadataFormVersion
 from .datasets import dataset_fail, dataset_storage_key
 from .errors import PermissionRefused
 from .origins import Origin, SourceFile, ingest_origin, shown
 from .paths import clean_paths
 from .upload import (
+    DatasetDraft,
     datafile_record,
     dataset_upload_finish,
     dataset_upload_start,
@@ -104,18 +104,7 @@ def _source_files(origin: Origin) -> list[tuple[str, SourceFile]]:
 
 
 def dataset_ingest(
-    *,
-    owner: AbstractBaseUser,
-    source: Source,
-    form_version: MetadataFormVersion | None,
-    name: str,
-    experiments: Sequence[dict[str, Any]],
-    origin: str,
-    description: str = "",
-    external_id: str = "",
-    tags: Sequence[str] = (),
-    workers: int = 4,
-    progress: Progress | None = None,
+    *, draft: DatasetDraft, origin: str, workers: int = 4, progress: Progress | None = None
 ) -> Dataset:
     """Register a local folder or ``s3://bucket/prefix/`` as a new, sealed raw dataset.
 
@@ -126,21 +115,13 @@ def dataset_ingest(
     if workers < 1:
         raise ValueError("workers must be at least 1")
     # Fail fast, before listing what may be a million objects.
+    owner = draft.owner
     if not owner.has_perm("catalog.add_dataset"):
         raise PermissionRefused(f"{owner} may not add datasets (needs catalog.add_dataset).")
-    _check_fields(name=name, external_id=external_id)
+    _check_fields(name=draft.name, external_id=draft.external_id)
     where = ingest_origin(origin, workers=workers)
     items = _source_files(where)
-    dataset = dataset_upload_start(
-        owner=owner,
-        name=name,
-        source=source,
-        experiments=experiments,
-        form_version=form_version,
-        description=description,
-        external_id=external_id,
-        tags=tags,
-    )
+    dataset = dataset_upload_start(draft=draft)
     try:
         _copy_all(dataset=dataset, origin=where, items=items, workers=workers, progress=progress)
         dataset_upload_finish(

@@ -38,11 +38,12 @@ from django.utils import timezone
 from lakeweb.hashing import ResumableSHA256
 from lakeweb.storage import StorageError, StoredObject, layer_store
 
-from ..models import Dataset, DatasetStatus, MetadataFormVersion, Source, UploadFile
+from ..models import Dataset, DatasetStatus, UploadFile
 from .datasets import dataset_fail, dataset_storage_key
 from .errors import ActionRefused, PermissionRefused
 from .paths import clean_paths
 from .upload import (
+    DatasetDraft,
     datafile_record,
     dataset_upload_finish,
     dataset_upload_start,
@@ -97,31 +98,11 @@ def _planned(files: Sequence[PlannedFile]) -> list[PlannedFile]:
     return [PlannedFile(path=path, size=f.size) for path, f in zip(paths, files, strict=True)]
 
 
-def upload_session_start(
-    *,
-    owner: AbstractBaseUser,
-    name: str,
-    source: Source,
-    experiments: Sequence[dict[str, Any]],
-    files: Sequence[PlannedFile],
-    form_version: MetadataFormVersion | None = None,
-    description: str = "",
-    external_id: str = "",
-    tags: Sequence[str] = (),
-) -> Dataset:
+def upload_session_start(*, draft: DatasetDraft, files: Sequence[PlannedFile]) -> Dataset:
     """Validate an upload in full and create its hidden dataset; nothing stored on error."""
     planned = _planned(files)
     with transaction.atomic():
-        dataset = dataset_upload_start(
-            owner=owner,
-            name=name,
-            source=source,
-            experiments=experiments,
-            form_version=form_version,
-            description=description,
-            external_id=external_id,
-            tags=tags,
-        )
+        dataset = dataset_upload_start(draft=draft)
         UploadFile.objects.bulk_create(
             UploadFile(
                 dataset=dataset,

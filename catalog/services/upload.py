@@ -40,40 +40,45 @@ class UploadedItem:
     content_type: str = ""
 
 
+@dataclass(frozen=True)
+class DatasetDraft:
+    """What describes a new raw dataset, however its files arrive (page, protocol, ingest)."""
+
+    owner: AbstractBaseUser
+    name: str
+    source: Source
+    experiments: Sequence[dict[str, Any]]
+    form_version: MetadataFormVersion | None = None
+    description: str = ""
+    external_id: str = ""
+    tags: Sequence[str] = ()
+
+
 def _tags(names: Sequence[str]) -> list[Tag]:
     clean = sorted({name.strip()[:100] for name in names if name.strip()})
     return [Tag.objects.get_or_create(name=name)[0] for name in clean]
 
 
 @transaction.atomic
-def dataset_upload_start(
-    *,
-    owner: AbstractBaseUser,
-    name: str,
-    source: Source,
-    experiments: Sequence[dict[str, Any]],
-    form_version: MetadataFormVersion | None = None,
-    description: str = "",
-    external_id: str = "",
-    tags: Sequence[str] = (),
-) -> Dataset:
+def dataset_upload_start(*, draft: DatasetDraft) -> Dataset:
     """Create the raw dataset row, status ``uploading`` (invisible to browsing).
 
     Each experiment's values are validated against ``form_version``; the
     mandatory keys are filled in (see ``metadata_document``).
     """
+    owner, form_version, experiments = draft.owner, draft.form_version, draft.experiments
     if not owner.has_perm("catalog.add_dataset"):
         raise PermissionRefused("Only lab members can upload datasets.")
     if form_version is not None and form_version.form.retired:
         raise ActionRefused(f"The form '{form_version.form}' is retired; choose another one.")
     if form_version is not None:
         experiments = [metadata_clean(version=form_version, values=e) for e in experiments]
-    metadata = metadata_document(source=source, experiments=list(experiments))
+    metadata = metadata_document(source=draft.source, experiments=list(experiments))
     dataset = Dataset(
-        name=name,
-        description=description,
-        source=source,
-        external_id=external_id,
+        name=draft.name,
+        description=draft.description,
+        source=draft.source,
+        external_id=draft.external_id,
         layer=Layer.RAW,
         owner=owner,
         metadata=metadata,
@@ -81,7 +86,7 @@ def dataset_upload_start(
     )
     dataset.storage_prefix = f"datasets/{dataset.id}/"
     dataset.save()
-    dataset.tags.set(_tags(tags))
+    dataset.tags.set(_tags(draft.tags))
     return dataset
 
 
@@ -137,30 +142,10 @@ def dataset_upload_finish(
     return dataset
 
 
-def dataset_upload(
-    *,
-    owner: AbstractBaseUser,
-    name: str,
-    source: Source,
-    experiments: Sequence[dict[str, Any]],
-    items: Sequence[UploadedItem],
-    form_version: MetadataFormVersion | None = None,
-    description: str = "",
-    external_id: str = "",
-    tags: Sequence[str] = (),
-) -> Dataset:
+def dataset_upload(*, draft: DatasetDraft, items: Sequence[UploadedItem]) -> Dataset:
     """Validate and store a whole upload; raises ValidationError before storing anything."""
     paths = clean_paths([item.path for item in items])
-    dataset = dataset_upload_start(
-        owner=owner,
-        name=name,
-        source=source,
-        experiments=experiments,
-        form_version=form_version,
-        description=description,
-        external_id=external_id,
-        tags=tags,
-    )
+    dataset = dataset_upload_start(draft=draft)
     try:
         for item, path in zip(items, paths, strict=True):
             dataset_file_store(
@@ -170,4 +155,4 @@ def dataset_upload(
         logger.exception("upload of dataset %s failed", dataset.pk)
         dataset_fail(dataset=dataset, reason=str(exc))
         raise
-    return dataset_upload_finish(dataset=dataset, actor=owner)
+    return dataset_upload_finish(dataset=dataset, actor=draft.owner)

@@ -68,15 +68,15 @@ def upload_dataset(owner, *, files: dict[str, bytes] | None = None, name: str = 
         services.UploadedItem(path=path, stream=io.BytesIO(data))
         for path, data in (files or FILES).items()
     ]
-    return services.dataset_upload(
+    draft = services.DatasetDraft(
         owner=owner,
         name=name,
         source=Source.objects.get(slug="upload"),
         experiments=[{"sample": "HeLa-1", "magnification": "40", "stain": "DAPI"}],
-        items=items,
         form_version=version,
         tags=["microscopy"],
     )
+    return services.dataset_upload(draft=draft, items=items)
 
 
 def promote_dataset(dataset: Dataset, user) -> Dataset:

@@ -19,7 +19,7 @@ from catalog.models import (
     MetadataForm,
     Source,
 )
-from catalog.services import form_version_current
+from catalog.services import DatasetDraft, form_version_current
 from catalog.services.ingest import dataset_ingest
 from conftest import make_user, read_object
 from lakeweb.roles import MEMBER
@@ -344,15 +344,15 @@ def test_a_read_failure_midway_fails_the_dataset_and_removes_its_files(
     folder = write_tree(tmp_path / "run", {f"f{i}.txt": b"x" * 100 for i in range(6)})
 
     with pytest.raises(StorageError, match=re.escape("Cannot read 'f3.txt'")):
-        dataset_ingest(
+        draft = DatasetDraft(
             owner=member,
-            source=Source.objects.get(slug="instrument"),
-            form_version=form_version_current(form=form),
             name="vanishing",
+            source=Source.objects.get(slug="instrument"),
             experiments=[{"sample": "x"}],
-            origin=str(folder),
-            workers=2,
-            progress=_vanish(folder / "f3.txt"),
+            form_version=form_version_current(form=form),
+        )
+        dataset_ingest(
+            draft=draft, origin=str(folder), workers=2, progress=_vanish(folder / "f3.txt")
         )
 
     dataset = Dataset.objects.get()

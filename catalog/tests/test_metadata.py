@@ -58,14 +58,15 @@ def _refusal(version: MetadataFormVersion, values: dict[str, Any]) -> list[str]:
 
 
 def _upload(owner, version: MetadataFormVersion | None, experiments: list[dict[str, Any]]):
-    return services.dataset_upload(
+    draft = services.DatasetDraft(
         owner=owner,
         name="Assay run",
         source=Source.objects.get(slug="upload"),
         experiments=experiments,
-        items=[services.UploadedItem(path="run/a.txt", stream=io.BytesIO(b"data"))],
         form_version=version,
     )
+    items = [services.UploadedItem(path="run/a.txt", stream=io.BytesIO(b"data"))]
+    return services.dataset_upload(draft=draft, items=items)
 
 
 # --- every field type: accepted, stored JSON-ready, refused with the prompt -------------

@@ -52,14 +52,15 @@ def test_manifest_digest_matches_sha256sum_of_the_files(member) -> None:
 
 def _attempt_upload(owner, paths: list[str], experiment: dict | None = None):
     form = microscopy_form()
-    return services.dataset_upload(
+    draft = services.DatasetDraft(
         owner=owner,
         name="bad",
         source=Source.objects.get(slug="upload"),
         experiments=[experiment or {"sample": "x"}],
-        items=[services.UploadedItem(path=p, stream=io.BytesIO(b"data")) for p in paths],
         form_version=services.form_version_current(form=form),
     )
+    items = [services.UploadedItem(path=p, stream=io.BytesIO(b"data")) for p in paths]
+    return services.dataset_upload(draft=draft, items=items)
 
 
 @pytest.mark.parametrize(

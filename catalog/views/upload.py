@@ -43,8 +43,20 @@ def _open_form(form_id: int) -> tuple[MetadataForm, MetadataFormVersion]:
     return definition, services.form_version_current(form=definition)
 
 
-def _experiments(forms: list[Any]) -> list[dict[str, Any]]:
-    return [{k: to_json(v) for k, v in form.cleaned_data.items()} for form in forms]
+def _draft(
+    request: HttpRequest, data: dict[str, Any], experiments: list[Any], version: MetadataFormVersion
+) -> services.DatasetDraft:
+    """The new dataset as the page's (already validated) forms describe it."""
+    return services.DatasetDraft(
+        owner=request.user,
+        name=data["name"],
+        source=data["source"],
+        experiments=[{k: to_json(v) for k, v in form.cleaned_data.items()} for form in experiments],
+        form_version=version,
+        description=data["description"],
+        external_id=data["external_id"],
+        tags=data["tags"],
+    )
 
 
 @permission_required("catalog.add_dataset", MEMBERS_ONLY)
@@ -81,15 +93,7 @@ def _upload(
     ]
     try:
         return services.dataset_upload(
-            owner=request.user,
-            name=data["name"],
-            source=data["source"],
-            experiments=_experiments(experiments),
-            items=items,
-            form_version=version,
-            description=data["description"],
-            external_id=data["external_id"],
-            tags=data["tags"],
+            draft=_draft(request, data, experiments, version), items=items
         )
     except ValidationError as exc:
         for message in exc.messages:
@@ -155,15 +159,8 @@ def upload_start(request: HttpRequest, form_id: int) -> JsonResponse:
     data = start.cleaned_data
     try:
         dataset = services.upload_session_start(
-            owner=request.user,
-            name=data["name"],
-            source=data["source"],
-            experiments=_experiments(experiments),
+            draft=_draft(request, data, experiments, version),
             files=[services.PlannedFile(path=path, size=size) for path, size in data["manifest"]],
-            form_version=version,
-            description=data["description"],
-            external_id=data["external_id"],
-            tags=data["tags"],
         )
     except (ValidationError, services.ActionRefused) as exc:
         return _refusal(exc)

@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, OutputWrapper
 
 from catalog.models import MetadataForm, MetadataFormVersion, Source
-from catalog.services import ActionRefused, form_version_current
+from catalog.services import ActionRefused, DatasetDraft, form_version_current
 from catalog.services.ingest import dataset_ingest, metadata_pairs
 from lakeweb.storage import StorageError
 
@@ -111,18 +111,18 @@ class Command(BaseCommand):
         progress = ProgressBar(self.stderr)
         try:
             experiment = metadata_pairs(form_version=version, pairs=options["metadata"])
-            dataset = dataset_ingest(
+            draft = DatasetDraft(
                 owner=owner,
-                source=source,
-                form_version=version,
                 name=options["name"] or _default_name(origin),
+                source=source,
                 experiments=[experiment],
-                origin=origin,
+                form_version=version,
                 description=options["description"],
                 external_id=options["external_id"],
                 tags=options["tags"],
-                workers=options["workers"],
-                progress=progress,
+            )
+            dataset = dataset_ingest(
+                draft=draft, origin=origin, workers=options["workers"], progress=progress
             )
         except ValidationError as exc:
             raise CommandError(_problems(exc.messages)) from exc
