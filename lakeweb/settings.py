@@ -47,6 +47,9 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "django_celery_beat",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
     "lakeweb",
     "catalog",
     "provenance",
@@ -146,6 +149,36 @@ STORAGES = {
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
+# --- JSON API (lakeweb/api.py, SPEC §3 item 6) -------------------------------------
+# Scripts send "Authorization: Token <key>" (tokens are made in Django admin or
+# with ``manage.py drf_create_token``); the browsable API uses the session.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        # Token first: its WWW-Authenticate header turns "not logged in" into 401.
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "lakeweb.api.Pagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "lakeweb.api.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "lakeweb API",
+    "DESCRIPTION": "Datasets, files, provenance and backups of a lakeweb data lake.",
+    "VERSION": "1",
+    "SCHEMA_PATH_PREFIX": "/api/",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["lakeweb.api.CanBrowse"],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "LayerEnum": "catalog.models.Layer",
+        "DatasetStatusEnum": "catalog.models.DatasetStatus",
+        "JobStatusEnum": "catalog.models.JobStatus",
+    },
+}
+
 # --- Lake storage (lakeweb/storage.py) ---------------------------------------------
 LAKEWEB_LAYERS = ("raw", "processed", "curated", "archive")
 LAKEWEB_STORAGE = env.str("LAKEWEB_STORAGE", default="filesystem")  # or "s3"
@@ -178,6 +211,9 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = env.int("UPLOAD_MAX_FIELDS", default=20_000)
 # an upload may sit idle before a periodic task removes what it stored.
 UPLOAD_CHUNK_SIZE = max(env.int("UPLOAD_CHUNK_SIZE", default=8 * 1024 * 1024), 5 * 1024 * 1024)
 UPLOAD_ABANDON_HOURS = env.int("UPLOAD_ABANDON_HOURS", default=48)
+# How long a chunk that arrived ahead of its predecessor waits for its turn
+# to be hashed before the client is told to send it again.
+UPLOAD_ORDER_WAIT_SECONDS = env.float("UPLOAD_ORDER_WAIT_SECONDS", default=10.0)
 FILE_UPLOAD_TEMP_DIR = str(DATA_DIR / "tmp")
 Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
 

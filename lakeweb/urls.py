@@ -15,4 +15,5 @@ urlpatterns = [
     path("datasets/", include("catalog.urls")),
     path("provenance/", include("provenance.urls")),
     path("backups/", include("backups.urls")),
+    path("api/", include("lakeweb.api_urls")),
 ]

@@ -1,0 +1,79 @@
+"""What every API endpoint shares: permissions, pagination, errors.
+
+Each app's ``api.py`` holds its endpoints; ``lakeweb/api_urls.py`` routes them.
+Errors are always JSON with a ``detail`` message (SPEC §5).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from catalog.services import ActionRefused, PermissionRefused
+
+from .access import can_browse
+
+
+class Pagination(PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+class CanBrowse(BasePermission):
+    """Reads: viewers and up (anonymous too with public browsing); writes need a login.
+
+    What a write may do is then the service's own check (PermissionRefused -> 403).
+    """
+
+    message = "Your account has no role yet: ask an admin to make you a viewer."
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        if request.method not in SAFE_METHODS and not request.user.is_authenticated:
+            return False
+        return can_browse(request.user)
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The request conflicts with the state of the lake."
+    default_code = "conflict"
+
+
+def _flatten(detail: Any, field: str = "") -> list[str]:
+    if isinstance(detail, dict):
+        return [line for key, value in detail.items() for line in _flatten(value, str(key))]
+    if isinstance(detail, list):
+        return [line for item in detail for line in _flatten(item, field)]
+    prefix = f"{field}: " if field and field != "non_field_errors" else ""
+    return [f"{prefix}{detail}"]
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Any:
+    """Service refusals become 403/409; validation errors keep fields but gain a ``detail``."""
+    if isinstance(exc, PermissionRefused):
+        exc = exceptions.PermissionDenied(str(exc))
+    elif isinstance(exc, ActionRefused):
+        exc = Conflict(str(exc))
+    elif isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(exc.messages)
+    response = drf_exception_handler(exc, context)
+    if response is not None and isinstance(exc, exceptions.ValidationError):
+        response.data = {"detail": " ".join(_flatten(exc.detail)), "errors": exc.detail}
+    return response
+
+
+@login_not_required
+def not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    """Any other address under /api/ (a malformed id too): JSON, not the HTML 404 page."""
+    return JsonResponse(
+        {"detail": "Not found: no API endpoint or object at this address (ids are UUIDs)."},
+        status=404,
+    )

@@ -1,0 +1,39 @@
+"""Routes of the JSON API under /api/ (SPEC §3 item 6); each app's api.py owns its views."""
+
+from django.urls import path, re_path
+from drf_spectacular.views import SpectacularAPIView
+
+from backups import api as backups_api
+from catalog import api as catalog_api
+from provenance import api as provenance_api
+
+from . import api, api_docs
+
+app_name = "api"
+
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", api_docs.api_docs, name="docs"),
+    path("stats/", catalog_api.Stats.as_view(), name="stats"),
+    path("datasets/", catalog_api.DatasetList.as_view(), name="dataset_list"),
+    path("datasets/<uuid:pk>/", catalog_api.DatasetDetail.as_view(), name="dataset_detail"),
+    path("datasets/<uuid:pk>/files/", catalog_api.DatasetFiles.as_view(), name="dataset_files"),
+    path(
+        "datasets/<uuid:pk>/files/<int:file_id>/download/",
+        catalog_api.DatafileDownload.as_view(),
+        name="datafile_download",
+    ),
+    path(
+        "datasets/<uuid:pk>/promote/", catalog_api.DatasetPromote.as_view(), name="dataset_promote"
+    ),
+    path(
+        "datasets/<uuid:pk>/lineage/",
+        provenance_api.DatasetLineage.as_view(),
+        name="dataset_lineage",
+    ),
+    path("datasets/<uuid:pk>/graph/", provenance_api.DatasetGraph.as_view(), name="dataset_graph"),
+    path("backups/", backups_api.BackupList.as_view(), name="backup_list"),
+    path("backups/<uuid:pk>/", backups_api.BackupDetail.as_view(), name="backup_detail"),
+    # Anything else, malformed ids included: a JSON 404 rather than the HTML page.
+    re_path(r"^.*$", api.not_found),
+]
