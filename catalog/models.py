@@ -222,7 +222,6 @@ class UploadFile(models.Model):
     hash_state = models.BinaryField(default=b"", editable=False)
     storage_key = models.CharField(max_length=1024)
     storage_upload_id = models.CharField(max_length=1024, blank=True)
-    parts = models.JSONField(default=list, blank=True)
     content_type = models.CharField(max_length=200, blank=True)
     completed = models.BooleanField(default=False)
     updated_at = models.DateTimeField(auto_now=True)
@@ -235,6 +234,29 @@ class UploadFile(models.Model):
 
     def __str__(self) -> str:
         return f"{self.path} ({self.received}/{self.size})"
+
+
+class UploadPart(models.Model):
+    """One stored chunk of a multi-chunk file: what completing the object needs.
+
+    A chunk is stored first and hashed when its turn comes (chunks of one
+    file may arrive two at a time); ``hashed`` marks that its bytes are in
+    the file's SHA-256, and ``info`` is then the part as that request stored it.
+    """
+
+    upload_file = models.ForeignKey(UploadFile, on_delete=models.CASCADE, related_name="parts")
+    number = models.PositiveIntegerField()
+    info = models.JSONField(default=dict)
+    hashed = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["number"]
+        constraints = [
+            models.UniqueConstraint(fields=["upload_file", "number"], name="uploadpart_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.upload_file.path} part {self.number}"
 
 
 class JobStatus(models.TextChoices):

@@ -1,5 +1,6 @@
 """Catalog writes. Import from here; the modules are the implementation."""
 
+from .chunks import ChunkConflict, upload_batch_write, upload_chunk_write
 from .datasets import dataset_delete, dataset_fail, dataset_seal, manifest_digest
 from .errors import ActionRefused, ChecksumMismatch, PermissionRefused
 from .ingest import dataset_ingest
@@ -12,11 +13,8 @@ from .metadata_forms import (
 from .paths import clean_path, clean_paths
 from .promote import dataset_promote_request, promotion_fail, promotion_run
 from .resumable import (
-    ChunkConflict,
     PlannedFile,
     UploadClosed,
-    upload_batch_write,
-    upload_chunk_write,
     upload_session_cancel,
     upload_session_finish,
     upload_session_get,

@@ -7,7 +7,8 @@
 // resume from the chunks the server already has.
 (function () {
   "use strict";
-  var PARALLEL = 4;
+  var PARALLEL = 4;   // files at a time
+  var WINDOW = 2;     // chunks of one file at a time
   var MAX_TRIES = 30;
   // Small files go several to a request: per-request cost dominates them.
   var BATCH_FILE = 256 * 1024, BATCH_BYTES = 2000000, BATCH_COUNT = 200;
@@ -222,37 +223,71 @@
     });
   }
 
+  // A file's chunks go in order, WINDOW at a time: the server stores a chunk
+  // as it arrives and hashes it when the one before is hashed, so the next
+  // chunk travels while the previous one is being stored.
   function sendFile(run, entry, file, state) {
-    var offset = entry.received;
-    function step() {
-      if (run.aborted) { return Promise.resolve(); }
-      var end = Math.min(offset + entry.chunk_size, entry.size);
-      return retrying(function () {
-        var controller = new AbortController();
-        run.controllers.push(controller);
-        return fetch(uploadUrl(run.id) + "files/" + entry.id + "/?offset=" + offset, {
-          method: "PUT", body: file.slice(offset, end), credentials: "same-origin",
-          headers: { "X-CSRFToken": csrf, "Content-Type": "application/octet-stream" },
-          signal: controller.signal,
-        });
-      }).then(function (r) {
-        return r.json().then(function (body) {
-          if (r.status === 409 && typeof body.received === "number") {
-            state.done += body.received - offset;  // the server already had it
-            offset = body.received;
-          } else if (!r.ok) {
-            throw new Error((body.errors || ["A chunk was refused."]).join(" "));
-          } else {
-            state.done += body.received - offset;
-            offset = body.received;
-          }
-          report(state);
-          if (offset >= entry.size) { state.filesDone += 1; report(state); return; }
-          return step();
-        });
+    var hashed = entry.received;   // bytes the server has hashed
+    var next = entry.received;     // the next offset to send
+    var counted = {};              // offsets already in the progress figures
+    return new Promise(function (resolve, reject) {
+      var inflight = 0, failed = false;
+      function count(offset, end) {
+        if (!counted[offset]) { counted[offset] = true; state.done += end - offset; report(state); }
+      }
+      function sent(offset, end, body, status) {
+        inflight -= 1;
+        if (status === 200 || body.received > offset) { count(offset, end); }
+        hashed = Math.max(hashed, body.received);
+        if (status === 409 && body.received <= offset) {
+          // Not its turn yet (the chunk before is late): send it again.
+          next = Math.min(next, offset);
+        }
+        if (hashed >= entry.size) {
+          if (!inflight) { state.filesDone += 1; report(state); resolve(); }
+          return;
+        }
+        pump();
+      }
+      function pump() {
+        while (!failed && !run.aborted && inflight < WINDOW && next < entry.size) {
+          var offset = next, end = Math.min(offset + entry.chunk_size, entry.size);
+          next = end;
+          inflight += 1;
+          sendChunk(run, entry, file, offset, end).then(function (args) {
+            sent(args[0], args[1], args[2], args[3]);
+          }, function (err) { failed = true; reject(err); });
+        }
+        if (run.aborted && !inflight) { resolve(); }
+      }
+      if (entry.size === 0) {  // an empty file is one empty chunk
+        inflight = 1;
+        sendChunk(run, entry, file, 0, 0).then(function (args) {
+          inflight = 0; hashed = entry.size; state.filesDone += 1; report(state); resolve();
+        }, reject);
+        return;
+      }
+      pump();
+    });
+  }
+
+  function sendChunk(run, entry, file, offset, end) {
+    return retrying(function () {
+      var controller = new AbortController();
+      run.controllers.push(controller);
+      return fetch(uploadUrl(run.id) + "files/" + entry.id + "/?offset=" + offset, {
+        method: "PUT", body: file.slice(offset, end), credentials: "same-origin",
+        headers: { "X-CSRFToken": csrf, "Content-Type": "application/octet-stream" },
+        signal: controller.signal,
       });
-    }
-    return step();
+    }).then(function (r) {
+      return r.json().then(function (body) {
+        if (!r.ok && !(r.status === 409 && typeof body.received === "number")) {
+          throw new Error((body.errors || ["A chunk was refused."]).join(" "));
+        }
+        return [offset, end, body, r.status];
+      });
+    });
   }
 
   // Network errors and 5xx (a server restart) are retried with back-off.

@@ -1,0 +1,209 @@
+"""Chunks of a resumable upload: storing them, hashing them in order, completing files.
+
+A file of one chunk is stored and hashed with hashlib in one go (small files
+may come several to a request: ``upload_batch_write``). A larger file's
+chunks may arrive two at a time: each is stored at once (an S3 multipart
+part, or written in place in the staging file), then waits for its turn to
+be hashed, because SHA-256 is sequential. The hash state after each chunk is
+saved on the UploadFile row (``lakeweb.hashing``), so an upload resumes after
+a reload or a server restart. S3's own multipart checksums are per part, so
+this whole-file SHA-256 is lakeweb's.
+
+``UploadFile.received`` is the number of bytes hashed, always a whole
+number of chunks; it advances by compare-and-set, so a repeated chunk (a
+client retry) is stored twice at most and hashed once. On S3 the completed
+object lists each part with the checksum of the bytes that were hashed, so S3
+refuses to complete if a later copy of a part differed.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import IO, Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from lakeweb.hashing import ResumableSHA256
+from lakeweb.storage import LayerStore, StoredObject, layer_store
+
+from ..models import Dataset, UploadFile, UploadPart
+from .errors import ActionRefused
+from .upload import datafile_record
+
+MIB = 1024 * 1024
+BATCH_MAX_FILES = 500
+# How many chunks past the hashed offset a file may have stored and waiting.
+MAX_AHEAD = 4
+
+
+class ChunkConflict(ActionRefused):
+    """The chunk is not (or no longer) wanted here; ``received`` says where the file is."""
+
+    def __init__(self, message: str, *, received: int) -> None:
+        super().__init__(message)
+        self.received = received
+
+
+def upload_chunk_write(
+    *, dataset: Dataset, file_id: Any, offset: int, length: int, stream: IO[bytes]
+) -> UploadFile:
+    """Store the chunk of one file at ``offset``; the file completes with its last chunk."""
+    try:
+        upload = dataset.upload_files.get(pk=int(file_id))
+    except (UploadFile.DoesNotExist, TypeError, ValueError):
+        raise ActionRefused("This upload has no such file.") from None
+    _check_chunk(upload, offset=offset, length=length)
+    data = _read_exactly(stream, length)
+    if upload.size <= upload.chunk_size:
+        return _write_whole(dataset, upload, data)
+    return _write_part(dataset, upload, offset, data)
+
+
+def upload_batch_write(*, dataset: Dataset, items: dict[int, IO[bytes]]) -> list[UploadFile]:
+    """Store several whole small files sent in one request (the page batches them).
+
+    Small files are dominated by per-request cost, so the page sends them
+    together; each is still checked, stored and recorded on its own.
+    """
+    if len(items) > BATCH_MAX_FILES:
+        raise ActionRefused(f"A batch holds at most {BATCH_MAX_FILES} files.")
+    uploads = dataset.upload_files.in_bulk(list(items))
+    missing = sorted(set(items) - set(uploads))
+    if missing:
+        raise ActionRefused(f"This upload has no file {missing[0]}.")
+    for file_id, upload in uploads.items():
+        if upload.size > upload.chunk_size:
+            raise ActionRefused(f"'{upload.path}' is too large for a batch; send it in chunks.")
+        _check_chunk(upload, offset=0, length=getattr(items[file_id], "size", 0))
+    return [
+        _write_whole(dataset, uploads[i], _read_exactly(items[i], uploads[i].size)) for i in items
+    ]
+
+
+def _check_chunk(upload: UploadFile, *, offset: int, length: int) -> None:
+    if upload.completed or offset < upload.received:
+        raise ChunkConflict(f"'{upload.path}' already has byte {offset}.", received=upload.received)
+    if offset % upload.chunk_size or offset >= max(upload.size, 1):
+        raise ActionRefused(
+            f"'{upload.path}' has no chunk at byte {offset} "
+            f"(chunks of {upload.chunk_size} bytes, {upload.size} in all)."
+        )
+    if offset >= upload.received + MAX_AHEAD * upload.chunk_size:
+        raise ChunkConflict(
+            f"'{upload.path}' is at byte {upload.received}; byte {offset} is too far ahead.",
+            received=upload.received,
+        )
+    expected = min(upload.chunk_size, upload.size - offset)
+    if length != expected:
+        raise ActionRefused(
+            f"The chunk of '{upload.path}' at byte {offset} must be {expected} bytes, not {length}."
+        )
+
+
+def _read_exactly(stream: IO[bytes], length: int) -> bytes:
+    pieces, got = [], 0
+    while got < length:
+        piece = stream.read(min(4 * MIB, length - got))
+        if not piece:
+            raise ActionRefused(f"The chunk ended after {got} of {length} bytes.")
+        pieces.append(piece)
+        got += len(piece)
+    return b"".join(pieces)
+
+
+def _write_whole(dataset: Dataset, upload: UploadFile, data: bytes) -> UploadFile:
+    store = layer_store(dataset.layer)
+    stored = store.put_bytes(upload.storage_key, data, content_type=upload.content_type)
+    return _advance(upload, offset=0, received=upload.size, state=b"", sha256=stored.sha256)
+
+
+def _write_part(dataset: Dataset, upload: UploadFile, offset: int, data: bytes) -> UploadFile:
+    store = layer_store(dataset.layer)
+    upload = _part_upload_begun(store, upload)
+    number = offset // upload.chunk_size + 1
+    info = store.part_upload_write(
+        upload.storage_key, upload.storage_upload_id, number=number, offset=offset, data=data
+    )
+    part, _ = UploadPart.objects.get_or_create(upload_file=upload, number=number)
+    upload = _wait_for_turn(upload, offset)
+    hasher = (
+        ResumableSHA256.from_state(upload.hash_state) if upload.hash_state else ResumableSHA256()
+    )
+    hasher.update(data)
+    received = offset + len(data)
+    if received < upload.size:
+        return _advance(
+            upload, offset=offset, received=received, state=hasher.state(), part=(part, info)
+        )
+    parts = [p.info for p in upload.parts.filter(hashed=True).exclude(pk=part.pk)] + [info]
+    store.part_upload_complete(upload.storage_key, upload.storage_upload_id, parts)
+    return _advance(
+        upload,
+        offset=offset,
+        received=received,
+        state=b"",
+        sha256=hasher.hexdigest(),
+        part=(part, info),
+    )
+
+
+def _part_upload_begun(store: LayerStore, upload: UploadFile) -> UploadFile:
+    if upload.storage_upload_id:
+        return upload
+    upload_id = store.part_upload_begin(upload.storage_key, content_type=upload.content_type)
+    claimed = UploadFile.objects.filter(pk=upload.pk, storage_upload_id="").update(
+        storage_upload_id=upload_id
+    )
+    if not claimed:  # another chunk of this file started one first
+        store.part_upload_abort(upload.storage_key, upload_id)
+    upload.refresh_from_db()
+    return upload
+
+
+def _wait_for_turn(upload: UploadFile, offset: int) -> UploadFile:
+    """Wait (bounded) until every byte before ``offset`` is hashed."""
+    deadline = time.monotonic() + settings.UPLOAD_ORDER_WAIT_SECONDS
+    while True:
+        received = UploadFile.objects.values_list("received", flat=True).get(pk=upload.pk)
+        if received == offset:
+            upload.refresh_from_db()
+            return upload
+        if received > offset or time.monotonic() > deadline:
+            raise ChunkConflict(
+                f"'{upload.path}' is at byte {received}; send byte {offset} again after it.",
+                received=received,
+            )
+        time.sleep(0.01)
+
+
+@transaction.atomic
+def _advance(
+    upload: UploadFile,
+    *,
+    offset: int,
+    received: int,
+    state: bytes,
+    sha256: str | None = None,
+    part: tuple[UploadPart, dict[str, Any]] | None = None,
+) -> UploadFile:
+    """Compare-and-set the hashed offset; record the DataFile when the file is complete."""
+    changed = UploadFile.objects.filter(pk=upload.pk, received=offset, completed=False).update(
+        received=received, hash_state=state, completed=sha256 is not None, updated_at=timezone.now()
+    )
+    if not changed:
+        upload.refresh_from_db()
+        raise ChunkConflict(f"'{upload.path}' moved on meanwhile.", received=upload.received)
+    if part is not None:
+        UploadPart.objects.filter(pk=part[0].pk).update(info=part[1], hashed=True)
+    if sha256 is not None:
+        stored = StoredObject(key=upload.storage_key, size=upload.size, sha256=sha256)
+        datafile_record(
+            dataset=upload.dataset,
+            path=upload.path,
+            stored=stored,
+            content_type=upload.content_type,
+        )
+    upload.refresh_from_db()
+    return upload
