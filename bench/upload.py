@@ -42,7 +42,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 BIN = Path(PYTHON).parent
 MIB = 1024 * 1024
-CONCURRENCY = 4
+CONCURRENCY = 4  # files at a time, as upload.js
+WINDOW = 1  # chunks of one file at a time, as upload.js
 KEY, SECRET = "bench", "bench-secret"
 PASSWORD = "bench passphrase 42"
 
@@ -220,21 +221,37 @@ class Client:
         assert response.status_code == 200, response.text
 
     def send_file(self, upload: str, entry: dict, path: Path) -> None:
+        """The file's chunks in order, WINDOW in flight, as upload.js sends them."""
         url = f"{self.base}/datasets/uploads/{upload}/files/{entry['id']}/"
-        with open(path, "rb") as handle:
-            offset = 0
-            while True:
-                body = handle.read(entry["chunk_size"])
-                response = self.session().put(
-                    url,
-                    params={"offset": offset},
-                    data=body,
-                    headers={**self.headers(), "Content-Type": "application/octet-stream"},
-                )
-                assert response.status_code == 200, response.text
-                offset = response.json()["received"]
-                if offset >= entry["size"]:
-                    return
+        offsets = list(range(0, max(entry["size"], 1), entry["chunk_size"]))
+        with concurrent.futures.ThreadPoolExecutor(WINDOW) as pool:
+            window = threading.Semaphore(WINDOW)
+
+            def send(offset: int) -> None:
+                try:
+                    with open(path, "rb") as handle:
+                        handle.seek(offset)
+                        body = handle.read(entry["chunk_size"])
+                    while True:
+                        response = self.session().put(
+                            url,
+                            params={"offset": offset},
+                            data=body,
+                            headers={**self.headers(), "Content-Type": "application/octet-stream"},
+                        )
+                        if response.status_code == 409 and response.json()["received"] <= offset:
+                            continue  # its turn had not come; the server says to send it again
+                        assert response.status_code in (200, 409), response.text
+                        return
+                finally:
+                    window.release()
+
+            futures = []
+            for offset in offsets:
+                window.acquire()
+                futures.append(pool.submit(send, offset))
+            for future in futures:
+                future.result()
 
 
 BATCH_FILE, BATCH_BYTES, BATCH_COUNT = 256 * 1024, 2_000_000, 200  # as in upload.js

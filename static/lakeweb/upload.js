@@ -8,7 +8,7 @@
 (function () {
   "use strict";
   var PARALLEL = 4;   // files at a time
-  var WINDOW = 2;     // chunks of one file at a time
+  var WINDOW = 1;     // chunks of one file at a time (see below)
   var MAX_TRIES = 30;
   // Small files go several to a request: per-request cost dominates them.
   var BATCH_FILE = 256 * 1024, BATCH_BYTES = 2000000, BATCH_COUNT = 200;
