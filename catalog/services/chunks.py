@@ -23,12 +23,13 @@ from typing import IO, Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from lakeweb.hashing import ResumableSHA256
 from lakeweb.storage import LayerStore, StoredObject, layer_store
 
-from ..models import Dataset, UploadFile, UploadPart
+from ..models import DataFile, Dataset, UploadFile, UploadPart
 from .errors import ActionRefused
 from .upload import datafile_record
 
@@ -65,7 +66,9 @@ def upload_batch_write(*, dataset: Dataset, items: dict[int, IO[bytes]]) -> list
     """Store several whole small files sent in one request (the page batches them).
 
     Small files are dominated by per-request cost, so the page sends them
-    together; each is still checked, stored and recorded on its own.
+    together: each is checked, stored and hashed on its own, and the batch is
+    recorded in one transaction. If any of them had arrived already (a
+    resumed upload), nothing is recorded and the page sends them one by one.
     """
     if len(items) > BATCH_MAX_FILES:
         raise ActionRefused(f"A batch holds at most {BATCH_MAX_FILES} files.")
@@ -77,9 +80,44 @@ def upload_batch_write(*, dataset: Dataset, items: dict[int, IO[bytes]]) -> list
         if upload.size > upload.chunk_size:
             raise ActionRefused(f"'{upload.path}' is too large for a batch; send it in chunks.")
         _check_chunk(upload, offset=0, length=getattr(items[file_id], "size", 0))
-    return [
-        _write_whole(dataset, uploads[i], _read_exactly(items[i], uploads[i].size)) for i in items
-    ]
+    order = list(items)
+    objects = layer_store(dataset.layer).put_many(
+        [
+            (
+                uploads[i].storage_key,
+                _read_exactly(items[i], uploads[i].size),
+                uploads[i].content_type,
+            )
+            for i in order
+        ]
+    )
+    _record_batch(dataset, uploads, dict(zip(order, objects, strict=True)))
+    for upload in uploads.values():
+        upload.received, upload.completed = upload.size, True
+    return list(uploads.values())
+
+
+@transaction.atomic
+def _record_batch(
+    dataset: Dataset, uploads: dict[int, UploadFile], stored: dict[int, StoredObject]
+) -> None:
+    changed = UploadFile.objects.filter(pk__in=list(stored), received=0, completed=False).update(
+        received=F("size"), hash_state=b"", completed=True, updated_at=timezone.now()
+    )
+    if changed != len(stored):
+        transaction.set_rollback(True)
+        raise ChunkConflict("Some files of this batch had arrived already.", received=0)
+    DataFile.objects.bulk_create(
+        DataFile(
+            dataset=dataset,
+            path=uploads[i].path,
+            size=object_.size,
+            sha256=object_.sha256,
+            content_type=uploads[i].content_type[:200],
+            storage_key=object_.key,
+        )
+        for i, object_ in stored.items()
+    )
 
 
 def _check_chunk(upload: UploadFile, *, offset: int, length: int) -> None:

@@ -124,6 +124,10 @@ class LayerStore(ABC):
     def put_bytes(self, key: str, data: bytes, *, content_type: str = "") -> StoredObject:
         return self.save(key, io.BytesIO(data), content_type=content_type)
 
+    def put_many(self, objects: list[tuple[str, bytes, str]]) -> list[StoredObject]:
+        """Store several small objects: (key, bytes, content type) each."""
+        return [self.put_bytes(key, data, content_type=kind) for key, data, kind in objects]
+
     def sha256(self, key: str) -> tuple[int, str]:
         """Size and SHA-256 read back from storage."""
         with self.open(key) as stream:

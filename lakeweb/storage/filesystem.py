@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import hashlib
 import os
 import shutil
 import uuid
@@ -46,6 +47,33 @@ class FilesystemLayerStore(LayerStore):
             partial.unlink(missing_ok=True)
             raise StorageError(f"could not write {key} in {self.layer}: {exc}") from exc
         return StoredObject(key=key, size=reader.size, sha256=reader.sha256)
+
+    def put_many(self, objects: list[tuple[str, bytes, str]]) -> list[StoredObject]:
+        """Write every file, then flush them all, then rename: one wait on the disk, not N."""
+        pending: list[tuple[Path, Path, Any]] = []
+        try:
+            for key, data, _kind in objects:
+                path = self._path(key)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}.partial")
+                handle = open(partial, "wb")  # noqa: SIM115 - closed below, after fsync
+                pending.append((partial, path, handle))
+                handle.write(data)
+            for _partial, _path, handle in pending:
+                handle.flush()
+                os.fsync(handle.fileno())
+                handle.close()
+            for partial, path, _handle in pending:
+                os.replace(partial, path)
+        except OSError as exc:
+            for partial, _path, handle in pending:
+                handle.close()
+                partial.unlink(missing_ok=True)
+            raise StorageError(f"could not write a batch in {self.layer}: {exc}") from exc
+        return [
+            StoredObject(key=key, size=len(data), sha256=hashlib.sha256(data).hexdigest())
+            for key, data, _kind in objects
+        ]
 
     def copy_to(self, key: str, target: LayerStore, target_key: str) -> str | None:
         with self.open(key) as stream:
