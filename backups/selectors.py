@@ -12,6 +12,11 @@ def backup_jobs_recent(*, limit: int = 100) -> QuerySet[BackupJob]:
     return BackupJob.objects.select_related("triggered_by").order_by("-created_at")[:limit]
 
 
+def backup_job_get(*, pk: object) -> BackupJob | None:
+    """One backup job, or None."""
+    return BackupJob.objects.select_related("triggered_by").filter(pk=pk).first()
+
+
 def backup_schedules() -> QuerySet[PeriodicTask]:
     """The enabled django-celery-beat schedules that run backups."""
     return PeriodicTask.objects.filter(

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..metadata import field_definition, metadata_form_class, to_json
-from ..models import Dataset, MetadataForm, MetadataFormVersion, Source
+from ..models import Dataset, FieldType, MetadataForm, MetadataFormVersion, Source
 from .errors import ActionRefused
 
 MANDATORY_KEYS = ("source", "date", "version")
@@ -32,8 +32,26 @@ def form_version_current(*, form: MetadataForm) -> MetadataFormVersion:
     return form.versions.order_by("-number").first() or form_version_publish(form=form)
 
 
+YES = {"1", "true", "yes", "on", "y"}
+NO = {"0", "false", "no", "off", "n", ""}
+
+
+def _yes_no(spec: dict[str, Any], value: Any) -> Any:
+    """Yes/no words sent as text (API, ingest) as booleans; anything else refused."""
+    if isinstance(value, bool) or value is None:
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in YES | NO:
+        return text in YES
+    raise ValidationError(f"{spec['prompt']}: '{value}' is not yes or no.")
+
+
 def metadata_clean(*, version: MetadataFormVersion, values: dict[str, Any]) -> dict[str, Any]:
     """Validate one experiment's values against a form version; JSON-ready result."""
+    values = dict(values)
+    for spec in version.fields:
+        if spec["type"] == FieldType.BOOLEAN and spec["name"] in values:
+            values[spec["name"]] = _yes_no(spec, values[spec["name"]])
     form = metadata_form_class(version.fields)(data=values)
     if not form.is_valid():
         raise ValidationError(

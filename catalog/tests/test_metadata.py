@@ -935,3 +935,16 @@ def test_model_validation_names_every_field_at_fault() -> None:
         field.full_clean()
 
     assert set(info.value.message_dict) == {"choices", "min_value", "pattern"}
+
+
+@pytest.mark.parametrize(
+    "sent, stored", [("no", False), ("off", False), ("0", False), ("yes", True), ("on", True)]
+)
+def test_yes_no_words_sent_as_text_are_booleans(sent: str, stored: bool) -> None:
+    version = _version_of(field_type=FieldType.BOOLEAN)
+    assert _clean(version, sent) == {"value": stored}
+
+
+def test_other_text_for_a_yes_no_field_is_refused() -> None:
+    version = _version_of(field_type=FieldType.BOOLEAN)
+    assert "is not yes or no" in " ".join(_refusal(version, {"value": "maybe"}))
