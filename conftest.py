@@ -178,3 +178,17 @@ def client_for(client, users):
         return client
 
     return login
+
+
+@pytest.fixture
+def api_for(users):
+    """``api_for(role)``: a REST framework client authenticated as that role (or anonymous)."""
+    from rest_framework.test import APIClient
+
+    def make(role: str) -> APIClient:
+        client = APIClient()
+        if users[role] is not None:
+            client.force_authenticate(users[role])
+        return client
+
+    return make

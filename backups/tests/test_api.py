@@ -17,19 +17,6 @@ TRIGGER = {"anonymous": 401, "viewer": 403, "member": 403, "curator": 202, "admi
 
 
 @pytest.fixture
-def api_for(users):
-    """``api_for(role)``: an APIClient authenticated as that role (or anonymous)."""
-
-    def make(role: str) -> APIClient:
-        client = APIClient()
-        if users[role] is not None:
-            client.force_authenticate(users[role])
-        return client
-
-    return make
-
-
-@pytest.fixture
 def job(curator) -> BackupJob:
     return BackupJob.objects.create(
         kind=BackupKind.DAILY, triggered_by=curator, object_count=3, bytes_copied=1024

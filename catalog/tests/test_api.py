@@ -24,19 +24,6 @@ INJECTION = "'; DROP TABLE catalog_dataset; --"
 
 
 @pytest.fixture
-def api_for(users):
-    """``api_for(role)``: an APIClient authenticated as that role (or anonymous)."""
-
-    def make(role: str) -> APIClient:
-        client = APIClient()
-        if users[role] is not None:
-            client.force_authenticate(users[role])
-        return client
-
-    return make
-
-
-@pytest.fixture
 def dataset(member) -> Dataset:
     return upload_dataset(member)
 

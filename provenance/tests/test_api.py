@@ -4,7 +4,6 @@ import uuid
 
 import pytest
 from django.urls import reverse
-from rest_framework.test import APIClient
 
 from catalog.tests.factories import promote_dataset, upload_dataset
 from conftest import ROLES
@@ -12,19 +11,6 @@ from conftest import ROLES
 pytestmark = pytest.mark.django_db
 
 READ = {"anonymous": 401, "viewer": 200, "member": 200, "curator": 200, "admin": 200}
-
-
-@pytest.fixture
-def api_for(users):
-    """``api_for(role)``: an APIClient authenticated as that role (or anonymous)."""
-
-    def make(role: str) -> APIClient:
-        client = APIClient()
-        if users[role] is not None:
-            client.force_authenticate(users[role])
-        return client
-
-    return make
 
 
 @pytest.fixture
