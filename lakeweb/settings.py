@@ -231,6 +231,7 @@ if CELERY_BROKER_URL == "filesystem://":
         "data_folder_in": str(_queue),
         "data_folder_out": str(_queue),
         "processed_folder": str(_queue / "processed"),
+        "control_folder": str(_queue / "control"),  # else kombu writes ./control
         "store_processed": False,
     }
 elif CELERY_BROKER_URL.startswith("redis"):
