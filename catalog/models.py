@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 
 
@@ -163,11 +164,24 @@ class Dataset(models.Model):
     storage_prefix = models.CharField(max_length=200, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     sealed_at = models.DateTimeField(null=True, blank=True)
+    # What text search reads, written once at sealing (a dataset never changes
+    # after): name, description, external id, tags and metadata values.
+    # PostgreSQL searches ``search_vector`` (GIN index, ranked); other
+    # databases fall back to ``search_text``.
+    search_text = models.TextField(blank=True, editable=False)
+    search_vector = SearchVectorField(null=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
+        # One index per sort order, each led by status, so that every page of
+        # the catalog, however deep, is read in index order (keyset paging).
+        # The GIN indexes (search_vector, metadata containment) are created
+        # by migration 0006 on PostgreSQL only.
         indexes = [
             models.Index(fields=["status", "layer", "-created_at"], name="dataset_browse_idx"),
+            models.Index(fields=["status", "created_at", "id"], name="dataset_date_idx"),
+            models.Index(fields=["status", "name", "id"], name="dataset_name_idx"),
+            models.Index(fields=["status", "total_size", "id"], name="dataset_size_idx"),
         ]
         permissions = [
             ("promote_to_processed", "Can promote raw datasets to processed"),
@@ -195,15 +209,102 @@ class DataFile(models.Model):
     sha256 = models.CharField(max_length=64)
     content_type = models.CharField(max_length=200, blank=True)
     storage_key = models.CharField(max_length=1024)
+    folder = models.CharField(max_length=1024, default="", help_text="Parent folder ('' at top).")
 
     class Meta:
         ordering = ["path"]
         constraints = [
             models.UniqueConstraint(fields=["dataset", "path"], name="datafile_unique_path"),
         ]
+        indexes = [
+            models.Index(fields=["dataset", "folder", "path"], name="datafile_folder_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.path
+
+    @property
+    def name(self) -> str:
+        return self.path.rsplit("/", 1)[-1]
+
+
+class DataFolder(models.Model):
+    """A folder of a sealed dataset with what it holds, all levels down.
+
+    Written at sealing so that the dataset page opens one folder of a
+    20,000-file dataset without reading the other files.
+    """
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="folders")
+    path = models.CharField(max_length=1024, help_text="'' is the dataset's top folder.")
+    parent = models.CharField(max_length=1024, blank=True)
+    file_count = models.PositiveIntegerField()
+    total_size = models.PositiveBigIntegerField()
+
+    class Meta:
+        ordering = ["path"]
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "path"], name="datafolder_unique_path"),
+        ]
+        indexes = [
+            models.Index(fields=["dataset", "parent", "path"], name="datafolder_parent_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.path or "/"
+
+    @property
+    def name(self) -> str:
+        return self.path.rsplit("/", 1)[-1]
+
+
+class DatasetTally(models.Model):
+    """Ready datasets and their bytes per layer, source, form and month.
+
+    Kept by the services that seal and delete datasets, in the same
+    transaction, so that facet counts, the dashboard and the stats API read a
+    few hundred rows instead of counting a million datasets.
+    """
+
+    layer = models.CharField(max_length=16, choices=Layer.choices)
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="+")
+    form = models.ForeignKey(MetadataForm, null=True, on_delete=models.CASCADE, related_name="+")
+    month = models.DateField(help_text="First day of the month the dataset was made.")
+    datasets = models.IntegerField(default=0)
+    bytes = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["layer", "source", "form", "month"],
+                condition=models.Q(form__isnull=False),
+                name="tally_unique_with_form",
+            ),
+            models.UniqueConstraint(
+                fields=["layer", "source", "month"],
+                condition=models.Q(form__isnull=True),
+                name="tally_unique_without_form",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.layer}/{self.source_id}/{self.form_id}/{self.month}: {self.datasets}"
+
+
+class TagTally(models.Model):
+    """Ready datasets per tag and layer (kept like DatasetTally)."""
+
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="+")
+    layer = models.CharField(max_length=16, choices=Layer.choices)
+    datasets = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tag", "layer"], name="tagtally_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tag_id}/{self.layer}: {self.datasets}"
 
 
 class UploadFile(models.Model):

@@ -182,6 +182,9 @@ SPECTACULAR_SETTINGS = {
 # --- Lake storage (lakeweb/storage.py) ---------------------------------------------
 LAKEWEB_LAYERS = ("raw", "processed", "curated", "archive")
 LAKEWEB_STORAGE = env.str("LAKEWEB_STORAGE", default="filesystem")  # or "s3"
+# PostgreSQL text search configuration: "simple" matches words as typed in any
+# language (sample ids stay whole); "english" and others add stemming.
+LAKEWEB_SEARCH_CONFIG = env.str("LAKEWEB_SEARCH_CONFIG", default="simple")
 LAKEWEB_STORAGE_DIR = Path(env.str("LAKEWEB_STORAGE_DIR", default=str(DATA_DIR / "storage")))
 S3_ENDPOINT_URL = env.str("S3_ENDPOINT_URL", default="") or None
 S3_PUBLIC_ENDPOINT_URL = env.str("S3_PUBLIC_ENDPOINT_URL", default="") or None

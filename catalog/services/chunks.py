@@ -31,6 +31,7 @@ from lakeweb.storage import LayerStore, StoredObject, layer_store
 
 from ..models import DataFile, Dataset, UploadFile, UploadPart
 from .errors import ActionRefused
+from .indexing import folder_of
 from .upload import datafile_record
 
 MIB = 1024 * 1024
@@ -111,6 +112,7 @@ def _record_batch(
         DataFile(
             dataset=dataset,
             path=uploads[i].path,
+            folder=folder_of(uploads[i].path),
             size=object_.size,
             sha256=object_.sha256,
             content_type=uploads[i].content_type[:200],

@@ -6,7 +6,6 @@ import hashlib
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Count, Sum
 from django.utils import timezone
 
 from lakeweb.storage import layer_store
@@ -15,6 +14,7 @@ from provenance.services import provenance_record
 
 from ..models import Dataset, DatasetStatus, Layer
 from .errors import ActionRefused, PermissionRefused
+from .indexing import dataset_index, dataset_unindex
 
 
 def dataset_storage_key(*, dataset: Dataset, path: str) -> str:
@@ -35,16 +35,17 @@ def manifest_digest(entries: list[tuple[str, str]]) -> str:
 
 @transaction.atomic
 def dataset_seal(*, dataset: Dataset) -> Dataset:
-    """Record counts and the manifest digest, mark ready and sealed."""
-    totals = dataset.files.aggregate(count=Count("id"), size=Sum("size"))
-    dataset.file_count = totals["count"]
-    dataset.total_size = totals["size"] or 0
-    dataset.manifest_digest = manifest_digest(list(dataset.files.values_list("path", "sha256")))
+    """Record counts and the manifest digest, mark ready and sealed, index it."""
+    files = list(dataset.files.values_list("path", "sha256", "size"))
+    dataset.file_count = len(files)
+    dataset.total_size = sum(size for _path, _sha, size in files)
+    dataset.manifest_digest = manifest_digest([(path, sha) for path, sha, _size in files])
     dataset.status = DatasetStatus.READY
     dataset.sealed_at = timezone.now()
     dataset.save(
         update_fields=["file_count", "total_size", "manifest_digest", "status", "sealed_at"]
     )
+    dataset_index(dataset=dataset, files=[(path, size) for path, _sha, size in files])
     return dataset
 
 
@@ -73,6 +74,7 @@ def dataset_delete(*, dataset: Dataset, user: AbstractBaseUser) -> None:
         raise ActionRefused("This dataset is already deleted.")
     layer_store(dataset.layer).delete_prefix(dataset.storage_prefix)
     with transaction.atomic():
+        dataset_unindex(dataset=dataset)
         dataset.files.all().delete()
         dataset.status = DatasetStatus.DELETED
         dataset.save(update_fields=["status"])

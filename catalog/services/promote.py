@@ -113,6 +113,7 @@ def _copy_file(promotion: Promotion, source_file: DataFile) -> None:
     DataFile.objects.create(
         dataset=target,
         path=source_file.path,
+        folder=source_file.folder,
         size=source_file.size,
         sha256=sha256,
         content_type=source_file.content_type,

@@ -25,6 +25,7 @@ from provenance.services import provenance_record
 from ..models import DataFile, Dataset, Layer, MetadataFormVersion, Source, Tag
 from .datasets import dataset_fail, dataset_seal, dataset_storage_key
 from .errors import ActionRefused, PermissionRefused
+from .indexing import folder_of
 from .metadata_forms import metadata_clean, metadata_document
 from .paths import clean_paths
 
@@ -111,6 +112,7 @@ def datafile_record(
     return DataFile.objects.create(
         dataset=dataset,
         path=path,
+        folder=folder_of(path),
         size=stored.size,
         sha256=stored.sha256,
         content_type=content_type[:200],

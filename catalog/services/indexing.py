@@ -1,0 +1,190 @@
+"""What the catalog keeps beside a sealed dataset so that reading stays fast at any size.
+
+- the search document (``search_text``, and ``search_vector`` on PostgreSQL);
+- the folders of its file tree with their counts and sizes;
+- the tallies behind facet counts, the dashboard and the stats API.
+
+Written when a dataset is sealed and undone when it is deleted, in the same
+transaction, so that no reader sees one without the other. ``catalog_reindex``
+rebuilds all of it from the datasets themselves.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import date
+from typing import Any
+
+from django.conf import settings
+from django.contrib.postgres.search import SearchVector
+from django.db import connection, transaction
+from django.db.models import Count, F, Sum, Value
+from django.db.models.functions import TruncMonth
+from django.utils import timezone
+
+from ..models import DataFolder, Dataset, DatasetStatus, DatasetTally, TagTally
+
+# A tsvector holds at most 1 MB; metadata beyond this much text is not searched.
+SEARCH_TEXT_MAX = 100_000
+
+
+def folder_of(path: str) -> str:
+    """The folder a file path sits in; '' for the dataset's top folder."""
+    return path.rsplit("/", 1)[0] if "/" in path else ""
+
+
+def _metadata_words(value: Any) -> Iterable[str]:
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from _metadata_words(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _metadata_words(item)
+    elif value is not None and not isinstance(value, bool):
+        yield str(value)
+
+
+def search_parts(*, dataset: Dataset, tag_names: list[str]) -> tuple[str, str, str]:
+    """The searchable text by weight: (name and external id, tags, the rest)."""
+    first = f"{dataset.name} {dataset.external_id}".strip()
+    metadata = " ".join(_metadata_words(dataset.metadata))
+    rest = f"{dataset.description} {metadata}".strip()[:SEARCH_TEXT_MAX]
+    return first, " ".join(tag_names), rest
+
+
+def _search_write(dataset: Dataset) -> None:
+    tag_names = sorted(tag.name for tag in dataset.tags.all())
+    first, tags, rest = search_parts(dataset=dataset, tag_names=tag_names)
+    update: dict[str, Any] = {"search_text": f"{first}\n{tags}\n{rest}".lower()}
+    if connection.vendor == "postgresql":
+        config = settings.LAKEWEB_SEARCH_CONFIG
+        update["search_vector"] = (
+            SearchVector(Value(first), weight="A", config=config)
+            + SearchVector(Value(tags), weight="B", config=config)
+            + SearchVector(Value(rest), weight="C", config=config)
+        )
+    Dataset.objects.filter(pk=dataset.pk).update(**update)
+
+
+def folder_totals(files: Iterable[tuple[str, int]]) -> dict[str, list[int]]:
+    """[file count, bytes] of every folder (all levels below it), '' being the top."""
+    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for path, size in files:
+        folder = folder_of(path)
+        while True:
+            totals[folder][0] += 1
+            totals[folder][1] += size
+            if not folder:
+                break
+            folder = folder_of(folder)
+    return totals
+
+
+def _folders_write(dataset: Dataset, files: list[tuple[str, int]]) -> None:
+    dataset.folders.all().delete()
+    DataFolder.objects.bulk_create(
+        (
+            DataFolder(
+                dataset=dataset,
+                path=path,
+                parent=folder_of(path),
+                file_count=count,
+                total_size=size,
+            )
+            for path, (count, size) in folder_totals(files).items()
+        ),
+        batch_size=2000,
+    )
+
+
+def _month(dataset: Dataset) -> date:
+    return timezone.localtime(dataset.created_at).date().replace(day=1)
+
+
+def _tally_add(dataset: Dataset, sign: int) -> None:
+    form_id = dataset.form_version.form_id if dataset.form_version_id else None
+    key = {
+        "layer": dataset.layer,
+        "source_id": dataset.source_id,
+        "form_id": form_id,
+        "month": _month(dataset),
+    }
+    row, _ = DatasetTally.objects.get_or_create(**key)
+    DatasetTally.objects.filter(pk=row.pk).update(
+        datasets=F("datasets") + sign, bytes=F("bytes") + sign * dataset.total_size
+    )
+    for tag in dataset.tags.all():
+        tag_row, _ = TagTally.objects.get_or_create(tag=tag, layer=dataset.layer)
+        TagTally.objects.filter(pk=tag_row.pk).update(datasets=F("datasets") + sign)
+
+
+@transaction.atomic
+def dataset_index(*, dataset: Dataset, files: list[tuple[str, int]]) -> None:
+    """Index a dataset being sealed: search document, folders, tallies.
+
+    ``files`` are its (path, size) pairs, which sealing has read already.
+    """
+    _search_write(dataset)
+    _folders_write(dataset, files)
+    _tally_add(dataset, +1)
+
+
+@transaction.atomic
+def dataset_unindex(*, dataset: Dataset) -> None:
+    """Take a sealed dataset that is being deleted out of folders and tallies."""
+    dataset.folders.all().delete()
+    _tally_add(dataset, -1)
+
+
+def _tallies_rebuild() -> None:
+    DatasetTally.objects.all().delete()
+    TagTally.objects.all().delete()
+    ready = Dataset.objects.filter(status=DatasetStatus.READY).order_by()
+    rows = ready.values(
+        "layer", "source_id", form_id=F("form_version__form_id"), day=TruncMonth("created_at")
+    ).annotate(n=Count("id"), size=Sum("total_size"))
+    DatasetTally.objects.bulk_create(
+        DatasetTally(
+            layer=row["layer"],
+            source_id=row["source_id"],
+            form_id=row["form_id"],
+            month=row["day"].date() if hasattr(row["day"], "date") else row["day"],
+            datasets=row["n"],
+            bytes=row["size"] or 0,
+        )
+        for row in rows
+    )
+    tag_rows = (
+        Dataset.tags.through.objects.filter(dataset__status=DatasetStatus.READY)
+        .values("tag_id", layer=F("dataset__layer"))
+        .annotate(n=Count("dataset_id"))
+        .order_by()
+    )
+    TagTally.objects.bulk_create(
+        TagTally(tag_id=row["tag_id"], layer=row["layer"], datasets=row["n"]) for row in tag_rows
+    )
+
+
+def catalog_reindex(*, search: bool = True, folders: bool = True) -> dict[str, int]:
+    """Rebuild the tallies, and the search documents and folders of sealed datasets.
+
+    For datasets written before indexing existed, and after bulk loads.
+    """
+    with transaction.atomic():
+        _tallies_rebuild()
+    done = 0
+    sealed = Dataset.objects.filter(status=DatasetStatus.READY).prefetch_related("tags")
+    if search or folders:
+        for dataset in sealed.iterator(chunk_size=500):
+            with transaction.atomic():
+                if search:
+                    _search_write(dataset)
+                if folders:
+                    _folders_write(dataset, list(dataset.files.values_list("path", "size")))
+            done += 1
+    return {
+        "datasets": done,
+        "tallies": DatasetTally.objects.count(),
+        "tag_tallies": TagTally.objects.count(),
+    }
