@@ -1,7 +1,8 @@
-"""Catalog pages; each module one job (browse, upload, actions)."""
+"""Catalog pages; each module one job (search, browse, upload, actions)."""
 
 from .actions import dataset_delete, dataset_promote
-from .browse import datafile_download, dataset_detail, dataset_list
+from .browse import datafile_download, dataset_detail
+from .search import dataset_list
 from .upload import (
     upload,
     upload_batch,

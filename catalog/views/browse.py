@@ -1,8 +1,7 @@
-"""Browsing pages: catalog list, dataset page, file download."""
+"""The dataset page and file downloads."""
 
 from __future__ import annotations
 
-from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 
@@ -10,29 +9,7 @@ from lakeweb.access import browse_required
 from provenance.selectors import dataset_timeline
 
 from .. import selectors
-from ..models import DataFile, Dataset, Layer, Source
-
-PAGE_SIZE = 25
-
-
-@browse_required
-def dataset_list(request: HttpRequest) -> HttpResponse:
-    q = request.GET.get("q", "").strip()[:200]
-    layer = request.GET.get("layer", "")
-    source = request.GET.get("source", "")
-    datasets = selectors.dataset_search(
-        q=q, layer=layer if layer in Layer.values else "", source=source
-    )
-    page = Paginator(datasets, PAGE_SIZE).get_page(request.GET.get("page"))
-    context = {
-        "page": page,
-        "q": q,
-        "layer": layer,
-        "source": source,
-        "layers": Layer.values,
-        "sources": Source.objects.all(),
-    }
-    return render(request, "catalog/dataset_list.html", context)
+from ..models import DataFile, Dataset
 
 
 def get_dataset(pk: object) -> Dataset:

@@ -1,4 +1,4 @@
-"""Catalog reads."""
+"""Catalog reads about one dataset: the dataset, its metadata rows, actions, downloads."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from django.db.models import Q, QuerySet
 
 from lakeweb.storage import layer_store
 
-from .models import DataFile, Dataset, DatasetStatus, JobStatus, MetadataForm
-from .services.promote import promotion_permission
+from ..models import DataFile, Dataset, DatasetStatus, JobStatus, MetadataForm
+from ..services.promote import promotion_permission
 
 
 def dataset_search(
