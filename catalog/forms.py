@@ -1,16 +1,21 @@
-"""Upload page forms. Metadata fields come from the admin's form version."""
+"""Upload page forms (metadata fields come from the admin's form version) and the search form."""
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from crispy_forms.helper import FormHelper
 from django import forms
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 
 from .metadata import metadata_form_class
-from .models import MetadataFormVersion, Source
+from .models import Layer, MetadataForm, MetadataFormVersion, Source, Tag
+from .selectors.search import RELEVANCE, SORTS, DatasetQuery
+from .services.metadata_forms import MANDATORY_KEYS
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -131,3 +136,171 @@ def experiment_forms(version: MetadataFormVersion, data: Any = None) -> list[for
         count = 1
     count = min(max(count, 1), MAX_EXPERIMENTS)
     return [metadata_form(version, data, prefix=f"exp{i}") for i in range(count)]
+
+
+class ListInput(forms.MultipleHiddenInput):
+    """A repeated GET parameter (``?tags=a&tags=b``); with ``split``, commas separate too."""
+
+    def __init__(self, *, split: bool) -> None:
+        super().__init__()
+        self.split = split
+
+    def value_from_datadict(self, data: Any, files: Any, name: str) -> list[str]:
+        getlist = getattr(data, "getlist", None)
+        raw = getlist(name) if getlist else data.get(name, [])
+        raw = [raw] if isinstance(raw, str) else list(raw)
+        parts = [p for item in raw for p in (str(item).split(",") if self.split else [str(item)])]
+        return [part.strip() for part in parts if part.strip()]
+
+
+class ListField(forms.Field):
+    def __init__(self, *, max_items: int, max_length: int, split: bool, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("widget", ListInput(split=split))
+        super().__init__(**kwargs)
+        self.max_items, self.max_length = max_items, max_length
+
+    def clean(self, value: Any) -> list[str]:
+        values = list(value or [])
+        if len(values) > self.max_items:
+            raise ValidationError(f"At most {self.max_items} values.")
+        too_long = [item for item in values if len(item) > self.max_length]
+        if too_long:
+            raise ValidationError(f"'{too_long[0][:40]}…' is longer than {self.max_length}.")
+        return values
+
+
+FIELD_NAME = re.compile(r"^[a-z0-9_-]{1,64}$", re.IGNORECASE)
+
+
+class DatasetSearchForm(forms.Form):
+    """The catalog's query string, for the page and the API alike (SPEC §3 item 2).
+
+    Unknown values are refused with a message saying what is allowed, never
+    silently ignored: a bookmarked search that names a source since renamed
+    should say so rather than show everything.
+    """
+
+    q = forms.CharField(required=False, max_length=200, strip=True)
+    layer = forms.CharField(required=False)
+    source = forms.CharField(required=False, max_length=50)
+    tags = ListField(max_items=10, max_length=100, split=True)
+    form = forms.CharField(required=False, max_length=200)
+    owner = forms.CharField(required=False, max_length=254)
+    created_from = forms.DateField(required=False)
+    created_to = forms.DateField(required=False)
+    field = ListField(max_items=5, max_length=300, split=False)
+    sort = forms.CharField(required=False)
+    page = forms.IntegerField(required=False, min_value=1, max_value=10_000_000)
+    after = forms.CharField(required=False, max_length=400)
+    before = forms.CharField(required=False, max_length=400)
+
+    def clean_layer(self) -> str:
+        layer = self.cleaned_data["layer"]
+        if layer and layer not in Layer.values:
+            raise ValidationError(f"'{layer}' is not a layer: choose {', '.join(Layer.values)}.")
+        return layer
+
+    def clean_source(self) -> str:
+        slug = self.cleaned_data["source"]
+        if slug and not Source.objects.filter(slug=slug).exists():
+            raise ValidationError(f"There is no source '{slug}'.")
+        return slug
+
+    def clean_tags(self) -> list[str]:
+        names = self.cleaned_data["tags"]
+        known = set(Tag.objects.filter(name__in=names).values_list("name", flat=True))
+        unknown = [name for name in names if name not in known]
+        if unknown:
+            raise ValidationError(f"There is no tag '{unknown[0]}'.")
+        return names
+
+    def clean_form(self) -> int | None:
+        text = self.cleaned_data["form"]
+        if not text:
+            return None
+        match = MetadataForm.objects.filter(
+            Q(pk=int(text)) if text.isdigit() else Q(name=text)
+        ).first()
+        if match is None:
+            raise ValidationError(f"There is no metadata form '{text}'.")
+        return match.pk
+
+    def clean_owner(self) -> int | None:
+        text = self.cleaned_data["owner"]
+        if not text:
+            return None
+        user_model = get_user_model()
+        lookup = Q(email__iexact=text) | Q(**{user_model.USERNAME_FIELD: text})
+        user = user_model.objects.filter(lookup).order_by("pk").first()
+        if user is None:
+            raise ValidationError(f"There is no user '{text}'.")
+        return user.pk
+
+    def clean_field(self) -> list[tuple[str, str]]:
+        pairs = []
+        for item in self.cleaned_data["field"]:
+            name, sep, value = item.partition("=") if "=" in item else item.partition(":")
+            name, value = name.strip(), value.strip()
+            if not sep or not FIELD_NAME.match(name) or not value:
+                raise ValidationError(
+                    f"'{item[:60]}' is not of the form field=value (a field name of "
+                    "letters, digits, '-' or '_', then '=', then a value)."
+                )
+            pairs.append((name, value))
+        known = metadata_field_names()
+        unknown = [name for name, _value in pairs if name not in known]
+        if unknown:
+            raise ValidationError(f"No metadata form has a field '{unknown[0]}'.")
+        return pairs
+
+    def clean_sort(self) -> str:
+        sort = self.cleaned_data["sort"]
+        allowed = [RELEVANCE, *SORTS]
+        if sort and sort not in allowed:
+            raise ValidationError(f"'{sort[:40]}' is not a sort: choose {', '.join(allowed)}.")
+        return sort
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        start, end = data.get("created_from"), data.get("created_to")
+        if start and end and start > end:
+            self.add_error("created_to", "The end date is before the start date.")
+        if data.get("after") and data.get("before"):
+            raise ValidationError("A page link cannot go both after and before.")
+        return data
+
+    def query(self) -> DatasetQuery:
+        """The checked query (call after ``is_valid()``)."""
+        data = self.cleaned_data
+        sort = data["sort"]
+        if sort == RELEVANCE and not data["q"]:
+            sort = ""  # nothing to rank: the default order
+        return DatasetQuery(
+            q=data["q"],
+            layer=data["layer"],
+            source=data["source"],
+            tags=tuple(data["tags"]),
+            form=data["form"],
+            owner=data["owner"],
+            created_from=data["created_from"],
+            created_to=data["created_to"],
+            fields=tuple(data["field"]),
+            sort=sort,
+        )
+
+    def error_messages(self) -> list[str]:
+        """Every problem as one line naming its parameter."""
+        return [
+            f"{name}: {message}" if name != "__all__" else message
+            for name, messages in self.errors.items()
+            for message in messages
+        ]
+
+
+def metadata_field_names() -> set[str]:
+    """Names ``field = value`` may use: every form version's fields and the mandatory keys."""
+    names = set(MANDATORY_KEYS)
+    for fields in MetadataFormVersion.objects.values_list("fields", flat=True):
+        names.update(spec["name"] for spec in fields)
+    return names

@@ -7,17 +7,33 @@ from .datasets import (
     dataset_actions,
     dataset_get,
     dataset_metadata_rows,
-    dataset_search,
+    metadata_forms_all,
     metadata_forms_open,
 )
+from .facets import Facets, FacetValue, dataset_facets
+from .paging import COUNT_LIMIT, PAGE_SIZE, BadCursor, DatasetPage, dataset_count, dataset_page
+from .search import DatasetQuery, dataset_filter, dataset_ordered, dataset_search
 
 __all__ = [
+    "COUNT_LIMIT",
+    "PAGE_SIZE",
+    "BadCursor",
+    "DatasetPage",
+    "DatasetQuery",
     "Download",
+    "FacetValue",
+    "Facets",
     "MetadataRow",
     "datafile_download",
     "dataset_actions",
+    "dataset_count",
+    "dataset_facets",
+    "dataset_filter",
     "dataset_get",
     "dataset_metadata_rows",
+    "dataset_ordered",
+    "dataset_page",
     "dataset_search",
+    "metadata_forms_all",
     "metadata_forms_open",
 ]

@@ -5,34 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import IO, Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from lakeweb.storage import layer_store
 
 from ..models import DataFile, Dataset, DatasetStatus, JobStatus, MetadataForm
 from ..services.promote import promotion_permission
-
-
-def dataset_search(
-    *, q: str = "", layer: str = "", source: str = "", include_deleted: bool = False
-) -> QuerySet[Dataset]:
-    """Ready datasets matching a text query and filters, newest first."""
-    statuses = (
-        [DatasetStatus.READY, DatasetStatus.DELETED] if include_deleted else [DatasetStatus.READY]
-    )
-    datasets = Dataset.objects.filter(status__in=statuses).select_related("source", "owner")
-    if layer:
-        datasets = datasets.filter(layer=layer)
-    if source:
-        datasets = datasets.filter(source__slug=source)
-    for term in q.split()[:10]:
-        datasets = datasets.filter(
-            Q(name__icontains=term)
-            | Q(description__icontains=term)
-            | Q(external_id__icontains=term)
-            | Q(tags__name__iexact=term)
-        )
-    return datasets.distinct().order_by("-created_at")
 
 
 def dataset_get(*, pk: Any) -> Dataset:
@@ -96,6 +74,11 @@ def dataset_actions(*, dataset: Dataset, user: Any) -> dict[str, Any]:
 def metadata_forms_open() -> QuerySet[MetadataForm]:
     """Forms that new uploads may use."""
     return MetadataForm.objects.filter(retired=False).order_by("name")
+
+
+def metadata_forms_all() -> QuerySet[MetadataForm]:
+    """Every form, retired ones too: datasets keep the forms they used."""
+    return MetadataForm.objects.order_by("name")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,221 @@
+"""Catalog search: the filters of a query, turned into one indexed queryset (SPEC §3 item 2).
+
+On PostgreSQL, text goes through ``search_vector`` (a GIN-indexed tsvector
+written at sealing, see ``services/indexing.py``) and ``field = value``
+through ``metadata @> …`` (a GIN ``jsonb_path_ops`` index). Other databases
+(the embedded SQLite) fall back to substring matching and ``json_each``:
+slower, but the same answers for the words and values people type.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.conf import settings
+from django.contrib.postgres.search import SearchQuery, SearchRank
+from django.db import connection
+from django.db.models import BooleanField, Exists, F, Func, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from ..models import Dataset, DatasetStatus
+
+# Sort orders a user can choose; each maps to an index led by status.
+SORTS = {
+    "newest": ("-created_at", "-id"),
+    "oldest": ("created_at", "id"),
+    "name": ("name", "id"),
+    "-name": ("-name", "-id"),
+    "largest": ("-total_size", "-id"),
+    "smallest": ("total_size", "id"),
+}
+RELEVANCE = "relevance"
+# Only this many words of a query are searched: a pasted paragraph is not a query.
+MAX_TERMS = 16
+
+
+@dataclass(frozen=True)
+class DatasetQuery:
+    """What a catalog search asks for; every part is optional.
+
+    Values are already checked (``catalog.forms.DatasetSearchForm``): layers
+    and sources exist, ``fields`` are known metadata field names.
+    """
+
+    q: str = ""
+    layer: str = ""
+    source: str = ""
+    tags: tuple[str, ...] = ()
+    form: int | None = None
+    owner: int | None = None
+    created_from: datetime.date | None = None
+    created_to: datetime.date | None = None
+    fields: tuple[tuple[str, str], ...] = ()
+    sort: str = ""
+    include_deleted: bool = False
+
+    @property
+    def order(self) -> str:
+        """The sort in effect: relevance for a text search unless another was chosen."""
+        if self.sort:
+            return self.sort
+        return RELEVANCE if self.q else "newest"
+
+    @property
+    def tally_only(self) -> bool:
+        """True when the tallies alone can count the matches (layer, source, form filters)."""
+        return not (
+            self.q
+            or self.tags
+            or self.owner
+            or self.created_from
+            or self.created_to
+            or self.fields
+            or self.include_deleted
+        )
+
+
+def _postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def text_query(q: str) -> SearchQuery:
+    """Web-search syntax: words (all must match), "a phrase", or, -excluded."""
+    terms = " ".join(q.split()[:MAX_TERMS])
+    return SearchQuery(terms, search_type="websearch", config=settings.LAKEWEB_SEARCH_CONFIG)
+
+
+def _text_filter(datasets: QuerySet[Dataset], q: str) -> QuerySet[Dataset]:
+    if _postgres():
+        return datasets.filter(search_vector=text_query(q))
+    for term in q.lower().split()[:MAX_TERMS]:
+        term = term.strip('"')
+        if term.startswith("-") and len(term) > 1:
+            datasets = datasets.exclude(search_text__contains=term[1:])
+        elif term and term != "or":
+            datasets = datasets.filter(search_text__contains=term)
+    return datasets
+
+
+def value_candidates(value: str) -> list[Any]:
+    """The JSON values a typed ``field = value`` can mean: text, a number, yes/no."""
+    candidates: list[Any] = [value]
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        number = None
+    if number is not None and number.is_finite():
+        candidates.append(int(number) if number == number.to_integral_value() else float(number))
+    if value.lower() in ("yes", "true"):
+        candidates.append(True)
+    elif value.lower() in ("no", "false"):
+        candidates.append(False)
+    return candidates
+
+
+def _field_filter_postgres(name: str, value: str) -> Q:
+    # Each candidate is one containment test the GIN index answers; lists
+    # (multiple choice) contain the value as an element.
+    condition = Q()
+    for candidate in value_candidates(value):
+        condition |= Q(metadata__contains={name: candidate})
+        condition |= Q(metadata__contains={"experiments": [{name: candidate}]})
+        condition |= Q(metadata__contains={"experiments": [{name: [candidate]}]})
+    return condition
+
+
+class _JsonFieldMatch(Func):
+    """SQLite: a top-level key or an experiment's field (scalar or list) equals a candidate.
+
+    A Func over the metadata column rather than raw SQL naming the table, so
+    that it still points at the right table inside subqueries.
+    """
+
+    output_field = BooleanField()
+
+    def __init__(self, name: str, candidates: list[Any]) -> None:
+        super().__init__(F("metadata"))
+        self.path = f'$."{name}"'  # name is a checked slug: no quote can reach the path
+        self.candidates = [int(c) if isinstance(c, bool) else c for c in candidates]
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+        column, column_params = compiler.compile(self.source_expressions[0])
+        # Only the compiled column and placeholders are formatted in; values are parameters.
+        marks = ", ".join(["%s"] * len(self.candidates))
+        sql = (
+            f"(EXISTS (SELECT 1 FROM json_each({column}, '$.experiments') e, "  # noqa: S608
+            f"json_each(e.value, %s) v WHERE v.value IN ({marks})) "
+            f"OR json_extract({column}, %s) IN ({marks}))"
+        )
+        params = [*column_params, self.path, *self.candidates]
+        return sql, [*params, *column_params, self.path, *self.candidates]
+
+
+def _field_filter_sqlite(name: str, value: str) -> Q:
+    return Q(_JsonFieldMatch(name, value_candidates(value)))
+
+
+def _date_bounds(query: DatasetQuery) -> Q:
+    condition = Q()
+    zone = timezone.get_current_timezone()
+    if query.created_from:
+        start = datetime.datetime.combine(query.created_from, datetime.time.min, zone)
+        condition &= Q(created_at__gte=start)
+    if query.created_to:
+        day_after = query.created_to + datetime.timedelta(days=1)
+        condition &= Q(created_at__lt=datetime.datetime.combine(day_after, datetime.time.min, zone))
+    return condition
+
+
+def _tag_filter(datasets: QuerySet[Dataset], names: tuple[str, ...]) -> QuerySet[Dataset]:
+    through = Dataset.tags.through
+    for name in names:
+        tagged = through.objects.filter(dataset_id=OuterRef("pk"), tag__name=name)
+        datasets = datasets.filter(Exists(tagged))
+    return datasets
+
+
+def dataset_filter(*, query: DatasetQuery) -> QuerySet[Dataset]:
+    """Datasets matching every filter of ``query``, unordered."""
+    datasets = Dataset.objects.filter(status=DatasetStatus.READY)
+    if query.include_deleted:
+        datasets = Dataset.objects.filter(status__in=[DatasetStatus.READY, DatasetStatus.DELETED])
+    if query.layer:
+        datasets = datasets.filter(layer=query.layer)
+    if query.source:
+        datasets = datasets.filter(source__slug=query.source)
+    if query.form:
+        datasets = datasets.filter(form_version__form_id=query.form)
+    if query.owner:
+        datasets = datasets.filter(owner_id=query.owner)
+    datasets = datasets.filter(_date_bounds(query))
+    datasets = _tag_filter(datasets, query.tags)
+    field_filter = _field_filter_postgres if _postgres() else _field_filter_sqlite
+    for name, value in query.fields:
+        datasets = datasets.filter(field_filter(name, value))
+    if query.q:
+        datasets = _text_filter(datasets, query.q)
+    return datasets.order_by()
+
+
+def dataset_ordered(datasets: QuerySet[Dataset], *, query: DatasetQuery) -> QuerySet[Dataset]:
+    """``datasets`` in the query's order; relevance falls back to newest off PostgreSQL."""
+    order = query.order
+    if order == RELEVANCE:
+        if not _postgres():
+            return datasets.order_by(*SORTS["newest"])
+        rank = SearchRank(F("search_vector"), text_query(query.q))
+        return datasets.annotate(rank=rank).order_by("-rank", "-created_at", "-id")
+    return datasets.order_by(*SORTS[order])
+
+
+def dataset_search(
+    *, q: str = "", layer: str = "", source: str = "", include_deleted: bool = False
+) -> QuerySet[Dataset]:
+    """Ready datasets matching a text query and filters, in the default order."""
+    query = DatasetQuery(q=q, layer=layer, source=source, include_deleted=include_deleted)
+    return dataset_ordered(dataset_filter(query=query), query=query).select_related(
+        "source", "owner"
+    )

@@ -1,0 +1,391 @@
+"""Catalog search: text, filters, sorts, keyset pages and facets, on the page.
+
+Run on SQLite by default and on PostgreSQL in CI (full-text search, GIN
+containment); the answers must be the same on both.
+"""
+
+from __future__ import annotations
+
+import datetime
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from catalog import selectors, services
+from catalog.models import (
+    Dataset,
+    DatasetStatus,
+    FieldType,
+    Layer,
+    MetadataForm,
+    Source,
+    Tag,
+)
+from catalog.selectors import DatasetQuery
+
+from .factories import MetadataFieldFactory, MetadataFormFactory
+
+pytestmark = pytest.mark.django_db
+
+URL = reverse("catalog:dataset_list")
+
+
+@pytest.fixture
+def form() -> MetadataForm:
+    form = MetadataFormFactory(name="Imaging")
+    MetadataFieldFactory(form=form, name="operator", prompt="Operator")
+    MetadataFieldFactory(form=form, name="magnification", field_type=FieldType.INTEGER)
+    MetadataFieldFactory(form=form, name="stained", field_type=FieldType.BOOLEAN)
+    MetadataFieldFactory(
+        form=form, name="channels", field_type=FieldType.MULTIPLE_CHOICE, choices="red\ngreen"
+    )
+    services.form_version_publish(form=form)
+    return form
+
+
+def make(
+    owner,
+    *,
+    name,
+    form=None,
+    layer=Layer.RAW,
+    source="upload",
+    tags=(),
+    days_ago=0,
+    size=0,
+    description="",
+    external_id="",
+    experiment=None,
+) -> Dataset:
+    """A ready dataset sealed (and so indexed) by the real service, without files."""
+    version = services.form_version_current(form=form) if form else None
+    source_row = Source.objects.get_or_create(slug=source, defaults={"name": source.title()})[0]
+    experiments = [experiment] if experiment else []
+    dataset = Dataset.objects.create(
+        name=name,
+        description=description,
+        external_id=external_id,
+        source=source_row,
+        layer=layer,
+        owner=owner,
+        form_version=version,
+        metadata=services.metadata_document(source=source_row, experiments=experiments),
+        storage_prefix="datasets/x/",
+    )
+    Dataset.objects.filter(pk=dataset.pk).update(
+        created_at=timezone.now() - datetime.timedelta(days=days_ago)
+    )
+    dataset.refresh_from_db()
+    dataset.tags.set([Tag.objects.get_or_create(name=tag)[0] for tag in tags])
+    services.dataset_seal(dataset=dataset)
+    if size:
+        Dataset.objects.filter(pk=dataset.pk).update(total_size=size)
+    return dataset
+
+
+@pytest.fixture
+def lab(member, curator, form) -> dict[str, Dataset]:
+    alice = {"operator": "alice", "magnification": 40, "stained": True, "channels": ["red"]}
+    bob = {"operator": "bob", "magnification": 100, "stained": False, "channels": ["red", "green"]}
+    return {
+        "hela": make(
+            member,
+            name="HeLa time-lapse",
+            form=form,
+            tags=["microscopy", "hela"],
+            experiment=alice,
+            days_ago=1,
+            size=300,
+            external_id="EXP-0042",
+        ),
+        "yeast": make(
+            member,
+            name="Yeast growth curve",
+            form=form,
+            tags=["microscopy"],
+            experiment=bob,
+            days_ago=10,
+            size=100,
+            description="Optical density of budding yeast",
+        ),
+        "spectra": make(
+            curator,
+            name="Raman spectra",
+            source="instrument",
+            tags=["spectroscopy"],
+            days_ago=40,
+            size=200,
+            layer=Layer.PROCESSED,
+        ),
+    }
+
+
+def names(response) -> list[str]:
+    page = response.context["page"]
+    return [dataset.name for dataset in page.items]
+
+
+def search(client, **params):
+    response = client.get(URL, params)
+    assert response.status_code == 200, response.content.decode()[:2000]
+    return response
+
+
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        ("hela", ["HeLa time-lapse"]),  # name, any case
+        ("EXP-0042", ["HeLa time-lapse"]),  # external id
+        ("budding", ["Yeast growth curve"]),  # description
+        ("spectroscopy", ["Raman spectra"]),  # tag
+        ("bob", ["Yeast growth curve"]),  # metadata value
+        ("microscopy alice", ["HeLa time-lapse"]),  # every word must match
+        ("microscopy -alice", ["Yeast growth curve"]),  # minus excludes
+        ("nothing-like-this", []),
+    ],
+)
+def test_text_search(client_for, lab, q, expected) -> None:
+    assert sorted(names(search(client_for("viewer"), q=q))) == expected
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"layer": "processed"}, ["Raman spectra"]),
+        ({"source": "instrument"}, ["Raman spectra"]),
+        ({"tags": "microscopy"}, ["HeLa time-lapse", "Yeast growth curve"]),
+        ({"tags": "microscopy,hela"}, ["HeLa time-lapse"]),
+        ({"form": "Imaging"}, ["HeLa time-lapse", "Yeast growth curve"]),
+        ({"owner": "curator@lab.example"}, ["Raman spectra"]),
+        ({"field": "operator=alice"}, ["HeLa time-lapse"]),
+        ({"field": "operator:bob"}, ["Yeast growth curve"]),
+        ({"field": "magnification=100"}, ["Yeast growth curve"]),
+        ({"field": "stained=yes"}, ["HeLa time-lapse"]),
+        ({"field": "channels=green"}, ["Yeast growth curve"]),
+        ({"field": "channels=red"}, ["HeLa time-lapse", "Yeast growth curve"]),
+        ({"field": "source=instrument"}, ["Raman spectra"]),  # a mandatory key
+    ],
+)
+def test_filters(client_for, lab, params, expected) -> None:
+    assert sorted(names(search(client_for("viewer"), **params))) == expected
+
+
+def test_filters_combine_and_form_by_id(client_for, lab, form) -> None:
+    response = search(
+        client_for("viewer"), form=str(form.pk), tags="microscopy", field="operator=alice"
+    )
+    assert names(response) == ["HeLa time-lapse"]
+
+
+def test_date_range(client_for, lab) -> None:
+    today = timezone.localdate()
+    response = search(
+        client_for("viewer"),
+        created_from=(today - datetime.timedelta(days=20)).isoformat(),
+        created_to=(today - datetime.timedelta(days=5)).isoformat(),
+    )
+    assert names(response) == ["Yeast growth curve"]
+
+
+@pytest.mark.parametrize(
+    ("sort", "expected"),
+    [
+        ("", ["HeLa time-lapse", "Yeast growth curve", "Raman spectra"]),
+        ("oldest", ["Raman spectra", "Yeast growth curve", "HeLa time-lapse"]),
+        ("name", ["HeLa time-lapse", "Raman spectra", "Yeast growth curve"]),
+        ("-name", ["Yeast growth curve", "Raman spectra", "HeLa time-lapse"]),
+        ("largest", ["HeLa time-lapse", "Raman spectra", "Yeast growth curve"]),
+        ("smallest", ["Yeast growth curve", "Raman spectra", "HeLa time-lapse"]),
+    ],
+)
+def test_sorts(client_for, lab, sort, expected) -> None:
+    assert names(search(client_for("viewer"), sort=sort)) == expected
+
+
+def test_relevance_ranks_name_above_metadata(client_for, member) -> None:
+    make(member, name="Plate reader export", description="Calibration for the confocal")
+    make(member, name="Confocal stack")
+    response = search(client_for("viewer"), q="confocal")
+    found = names(response)
+    assert sorted(found) == ["Confocal stack", "Plate reader export"]
+    if connection.vendor == "postgresql":  # ranking is PostgreSQL's; elsewhere newest first
+        assert found == ["Confocal stack", "Plate reader export"]
+
+
+def test_search_is_in_the_url_and_kept_by_page_links(client_for, lab) -> None:
+    page = search(client_for("viewer"), q="microscopy", sort="name").content.decode()
+    assert 'value="microscopy"' in page
+    assert "layer=raw" in page and "q=microscopy" in page  # facet links keep the query
+
+
+# --- paging ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def many(member) -> list[Dataset]:
+    made = [make(member, name=f"Run {n:03}", days_ago=n % 7, size=n) for n in range(60)]
+    return made
+
+
+def walk(client, params) -> list[list[str]]:
+    """Follow the page's own Next links to the end."""
+    pages, query = [], dict(params)
+    while True:
+        response = search(client, **query)
+        pages.append(names(response))
+        page = response.context["page"]
+        if not page.has_next:
+            return pages
+        assert page.next_cursor  # date, name and size orders page by keyset
+        link = response.content.decode().split('rel="next" href="')[1].split('"')[0]
+        query = {k: v[0] for k, v in parse_qs(urlparse(link.replace("&amp;", "&")).query).items()}
+        assert query["after"] == page.next_cursor
+
+
+@pytest.mark.parametrize("sort", ["newest", "oldest", "name", "-name", "largest", "smallest"])
+def test_keyset_pages_cover_every_dataset_once_in_order(client_for, many, sort) -> None:
+    client = client_for("viewer")
+    pages = walk(client, {"sort": sort})
+    assert [len(page) for page in pages] == [25, 25, 10]
+    flat = [name for page in pages for name in page]
+    query = DatasetQuery(sort=sort)
+    expected = list(
+        selectors.dataset_ordered(selectors.dataset_filter(query=query), query=query).values_list(
+            "name", flat=True
+        )
+    )
+    assert flat == expected
+    # Numbered pages (offsets) agree with the keyset walk.
+    assert names(search(client, sort=sort, page=2)) == pages[1]
+
+
+def test_previous_link_goes_back(client_for, many) -> None:
+    client = client_for("viewer")
+    first = search(client)
+    second = search(client, after=first.context["page"].next_cursor, page=2)
+    back = search(client, before=second.context["page"].previous_cursor, page=1)
+    assert names(back) == names(first)
+    assert not back.context["page"].has_previous
+
+
+def test_page_past_the_end_is_empty_not_an_error(client_for, many) -> None:
+    response = search(client_for("viewer"), page=99)
+    assert names(response) == [] and "No datasets on this page" in response.content.decode()
+
+
+def test_first_page_runs_the_same_queries_for_5_or_60_datasets(client_for, member, form) -> None:
+    client = client_for("viewer")
+    for n in range(5):
+        make(member, name=f"A{n}", form=form, tags=[f"t{n}"])
+    search(client)  # warm the session and permission caches
+    with CaptureQueriesContext(connection) as few:
+        search(client)
+    for n in range(55):
+        make(member, name=f"B{n}", form=form, tags=[f"t{n}", "common"], source=f"s{n % 5}")
+    with CaptureQueriesContext(connection) as lots:
+        search(client)
+    assert len(lots) == len(few)
+
+
+# --- facets --------------------------------------------------------------------------
+
+
+def facet_counts(response, group: str) -> dict[str, int | None]:
+    return {f.value: f.count for f in getattr(response.context["facets"], group)}
+
+
+def test_facets_from_tallies_match_the_datasets(client_for, lab) -> None:
+    response = search(client_for("viewer"))
+    assert facet_counts(response, "layers") == {"raw": 2, "processed": 1}
+    assert facet_counts(response, "sources") == {"upload": 2, "instrument": 1}
+    assert facet_counts(response, "tags") == {"microscopy": 2, "hela": 1, "spectroscopy": 1}
+    assert response.context["page"].total == 3 and response.context["page"].total_exact
+
+
+def test_facets_of_a_text_search_count_its_matches(client_for, lab) -> None:
+    response = search(client_for("viewer"), q="microscopy")
+    assert facet_counts(response, "layers") == {"raw": 2}
+    assert facet_counts(response, "tags") == {"microscopy": 2, "hela": 1}
+
+
+def test_a_deleted_dataset_leaves_the_facets(client_for, lab, curator) -> None:
+    services.dataset_delete(dataset=lab["spectra"], user=curator)
+    response = search(client_for("viewer"))
+    assert facet_counts(response, "layers") == {"raw": 2}
+    assert "processed" not in facet_counts(response, "layers")
+
+
+def test_broad_searches_stop_counting(client_for, many, monkeypatch) -> None:
+    monkeypatch.setattr("catalog.selectors.paging.COUNT_LIMIT", 10)
+    response = search(client_for("viewer"), q="run")
+    page = response.context["page"]
+    assert (page.total, page.total_exact, page.unranked) == (10, False, True)
+    assert not response.context["facets"].counted
+    assert "More than 10 datasets" in response.content.decode()
+    assert len(page.items) == 25  # the page itself is whole
+
+
+# --- bad input --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"layer": "gold"}, "&#x27;gold&#x27; is not a layer"),
+        ({"source": "nowhere"}, "There is no source &#x27;nowhere&#x27;"),
+        ({"tags": "nosuchtag"}, "There is no tag &#x27;nosuchtag&#x27;"),
+        ({"form": "Nope"}, "There is no metadata form &#x27;Nope&#x27;"),
+        ({"owner": "ghost@lab.example"}, "There is no user"),
+        ({"field": "operator"}, "is not of the form field=value"),
+        ({"field": "op'erator=1"}, "is not of the form field=value"),
+        ({"field": "nosuchfield=1"}, "No metadata form has a field &#x27;nosuchfield&#x27;"),
+        ({"sort": "price"}, "&#x27;price&#x27; is not a sort"),
+        ({"page": "0"}, "page: Ensure this value is greater than or equal to 1"),
+        ({"page": "x"}, "page: Enter a whole number"),
+        ({"created_from": "2024-13-01"}, "created_from: Enter a valid date"),
+        ({"created_from": "2024-02-01", "created_to": "2024-01-01"}, "before the start date"),
+        ({"after": "garbage!!"}, "This page link is damaged"),
+    ],
+)
+def test_bad_input_is_refused_clearly(client_for, lab, params, message) -> None:
+    before = list(Dataset.objects.values_list("pk", "status"))
+    response = client_for("viewer").get(URL, params)
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert list(Dataset.objects.values_list("pk", "status")) == before
+
+
+def test_cursor_of_another_sort_is_refused(client_for, many) -> None:
+    client = client_for("viewer")
+    cursor = search(client, sort="name").context["page"].next_cursor
+    response = client.get(URL, {"sort": "oldest", "after": cursor})
+    assert response.status_code == 400
+    assert "made for another sort order" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "q",
+    [
+        "'; DROP TABLE catalog_dataset; --",
+        "a & | ! : * ( ) <-> \\",
+        '"unterminated',
+        "hela OR",
+        "-",
+        "%_%",
+    ],
+)
+def test_hostile_text_is_just_text(client_for, lab, q) -> None:
+    response = client_for("viewer").get(URL, {"q": q})
+    assert response.status_code == 200
+    assert Dataset.objects.filter(status=DatasetStatus.READY).count() == 3
+
+
+@pytest.mark.parametrize("value", ["' OR 1=1 --", '{"operator": "alice"}', "alice\\", "%"])
+def test_hostile_field_values_match_nothing(client_for, lab, value) -> None:
+    response = client_for("viewer").get(URL, {"field": f"operator={value}"})
+    assert response.status_code == 200
+    assert names(response) == []
