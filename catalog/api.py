@@ -1,4 +1,4 @@
-"""Catalog API: search, detail, files, downloads, promote, delete, stats (SPEC §3 item 6).
+"""Catalog API: search, detail, files, downloads, promote, delete, register, stats (SPEC §3.6).
 
 Each view validates its input and calls one selector or service; refusals
 (``ActionRefused``/``PermissionRefused``) become 409/403 in ``lakeweb.api``.
@@ -12,7 +12,9 @@ from django.db.models import QuerySet
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.parsers import JSONParser
+from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -24,7 +26,9 @@ from .serializers import (
     DataFileSerializer,
     DatasetDetailSerializer,
     DatasetQuerySerializer,
+    DatasetRegisterSerializer,
     DatasetSerializer,
+    DatasetStatusSerializer,
     DownloadSerializer,
     PromoteSerializer,
     PromotionSerializer,
@@ -148,3 +152,56 @@ class Stats(generics.GenericAPIView):
     )
     def get(self, request: Request) -> Response:
         return Response(catalog_stats())
+
+
+class CanAddDataset(BasePermission):
+    """Members and up, as for uploads; anonymous callers get a 401 (the token header)."""
+
+    message = "Only lab members can register datasets."
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        return request.user.is_authenticated and request.user.has_perm("catalog.add_dataset")
+
+
+class DatasetRegister(generics.GenericAPIView):
+    permission_classes = [CanAddDataset]
+    parser_classes = [JSONParser]  # metadata and tags are JSON; a form post cannot say them
+    serializer_class = DatasetRegisterSerializer
+
+    @extend_schema(
+        summary="Register the objects under an S3 prefix as a new raw dataset",
+        description="Every check runs before the reply (400 lists the problems, nothing is "
+        "stored); a worker then copies the files. Poll the status URL until the dataset is "
+        "ready or failed.",
+        responses={202: DatasetStatusSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        body = self.get_serializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        dataset = services.dataset_register_start(
+            draft=body.draft(owner=request.user), prefix=body.validated_data["prefix"]
+        )
+        data = DatasetStatusSerializer(dataset, context=self.get_serializer_context()).data
+        return Response(
+            data, status=status.HTTP_202_ACCEPTED, headers={"Location": data["status_url"]}
+        )
+
+
+class DatasetStatusView(generics.GenericAPIView):
+    permission_classes = [CanBrowse]
+    serializer_class = DatasetStatusSerializer
+
+    @extend_schema(
+        summary="A dataset's status as its files are copied: files so far, why it failed",
+        description="For the dataset's owner, curators and admins, whatever its status.",
+    )
+    def get(self, request: Request, pk: Any) -> Response:
+        dataset = Dataset.objects.filter(pk=pk).first()
+        if dataset is None:
+            raise NotFound("No dataset with this id.")
+        # Curators see every dataset's progress; others only their own.
+        if dataset.owner_id != request.user.pk and not request.user.has_perm(
+            "catalog.promote_onward"
+        ):
+            raise PermissionDenied("Only the dataset's owner or a curator can see its status.")
+        return Response(self.get_serializer(dataset).data)

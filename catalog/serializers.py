@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import Count, Sum
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
-from .models import DataFile, Dataset, Layer, Promotion
+from .forms import MAX_EXPERIMENTS
+from .models import DataFile, Dataset, Layer, MetadataForm, MetadataFormVersion, Promotion, Source
+from .services import DatasetDraft, form_version_current
 
 SEARCH_TERMS_MAX = 200
 
@@ -113,3 +116,128 @@ class PromotionSerializer(serializers.ModelSerializer):
         model = Promotion
         fields = ["id", "source", "target_layer", "target", "status", "created_at"]
         read_only_fields = fields
+
+
+class DatasetRegisterSerializer(serializers.Serializer):
+    """A registration of objects already in an S3 prefix; the service checks the rest."""
+
+    prefix = serializers.CharField(
+        max_length=1100,
+        trim_whitespace=False,
+        help_text="s3://bucket/prefix/ on the lake's S3 endpoint; folders on the server are "
+        "refused.",
+    )
+    name = serializers.CharField(max_length=255)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    source = serializers.CharField(max_length=50, help_text="Slug of the data source.")
+    external_id = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=200
+    )
+    form = serializers.CharField(
+        required=False, max_length=200, help_text="Metadata form: its exact name or id."
+    )
+    metadata = serializers.DictField(
+        required=False, help_text="One experiment's values, keyed by the form's field names."
+    )
+    experiments = serializers.ListField(
+        child=serializers.DictField(),
+        required=False,
+        min_length=1,
+        max_length=MAX_EXPERIMENTS,
+        help_text="Several experiments' values (instead of metadata).",
+    )
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=100), required=False, default=list
+    )
+
+    def validate_source(self, value: str) -> Source:
+        source = Source.objects.filter(slug=value).first()
+        if source is None:
+            known = ", ".join(Source.objects.order_by("slug").values_list("slug", flat=True))
+            raise serializers.ValidationError(f"Unknown source '{value}'. Known sources: {known}.")
+        return source
+
+    def validate_form(self, value: str) -> MetadataFormVersion:
+        form = MetadataForm.objects.filter(name=value).first()
+        if form is None and value.isdigit():
+            form = MetadataForm.objects.filter(pk=int(value)).first()
+        if form is None:
+            raise serializers.ValidationError(
+                f"Unknown metadata form '{value}' (give its exact name or id)."
+            )
+        if form.retired:
+            raise serializers.ValidationError(
+                f"Metadata form '{form.name}' is retired; choose a current form."
+            )
+        return form_version_current(form=form)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "metadata" in attrs and "experiments" in attrs:
+            raise serializers.ValidationError(
+                "Give either metadata (one experiment) or experiments (a list), not both."
+            )
+        attrs["experiments"] = attrs.pop("experiments", None) or [attrs.pop("metadata", {})]
+        return attrs
+
+    def draft(self, *, owner: Any) -> DatasetDraft:
+        data = self.validated_data
+        return DatasetDraft(
+            owner=owner,
+            name=data["name"],
+            source=data["source"],
+            experiments=data["experiments"],
+            form_version=data.get("form"),
+            description=data["description"],
+            external_id=data["external_id"],
+            tags=data["tags"],
+        )
+
+
+class DatasetStatusSerializer(serializers.ModelSerializer):
+    """Where a dataset is in its life: files and bytes stored so far, why it failed."""
+
+    files = serializers.SerializerMethodField()
+    bytes = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField()
+    status_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Dataset
+        fields = [
+            "id",
+            "name",
+            "layer",
+            "status",
+            "files",
+            "bytes",
+            "failure_reason",
+            "created_at",
+            "sealed_at",
+            "url",
+            "status_url",
+        ]
+        read_only_fields = fields
+
+    def _tally(self, dataset: Dataset) -> tuple[int, int]:
+        if dataset.sealed_at is not None:
+            return dataset.file_count, dataset.total_size
+        # Still copying: the files recorded so far (a failure has removed them).
+        counted = self.__dict__.setdefault("_counted", {})
+        if dataset.pk not in counted:
+            tally = dataset.files.aggregate(files=Count("pk"), bytes=Sum("size"))
+            counted[dataset.pk] = (tally["files"], tally["bytes"] or 0)
+        return counted[dataset.pk]
+
+    def get_files(self, dataset: Dataset) -> int:
+        return self._tally(dataset)[0]
+
+    def get_bytes(self, dataset: Dataset) -> int:
+        return self._tally(dataset)[1]
+
+    def get_url(self, dataset: Dataset) -> str:
+        request = self.context.get("request")
+        return reverse("api:dataset_detail", kwargs={"pk": dataset.pk}, request=request)
+
+    def get_status_url(self, dataset: Dataset) -> str:
+        request = self.context.get("request")
+        return reverse("api:dataset_status", kwargs={"pk": dataset.pk}, request=request)

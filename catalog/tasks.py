@@ -10,7 +10,13 @@ from django.conf import settings
 
 from lakeweb.storage import StorageError
 
-from .services import promotion_fail, promotion_run, uploads_abandoned_clean
+from .services import (
+    dataset_register_fail,
+    dataset_register_run,
+    promotion_fail,
+    promotion_run,
+    uploads_abandoned_clean,
+)
 
 
 class PromotionTask(Task):
@@ -30,6 +36,28 @@ class PromotionTask(Task):
 )
 def promotion_run_task(promotion_id: str) -> None:
     promotion_run(promotion_id=promotion_id)
+
+
+class DatasetRegisterTask(Task):
+    def on_failure(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        dataset_id = kwargs.get("dataset_id") or args[0]
+        prefix = kwargs.get("prefix") or args[1]
+        dataset_register_fail(dataset_id=dataset_id, prefix=prefix, error=exc)
+
+
+@shared_task(
+    base=DatasetRegisterTask,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    # An S3 outage passes; the next attempt keeps the files already copied.
+    autoretry_for=(StorageError, ConnectionError),
+    retry_backoff=5,
+    retry_backoff_max=300,
+    max_retries=5,
+)
+def dataset_register_task(dataset_id: str, prefix: str) -> None:
+    """Copy a prefix registered through the API into its dataset and seal it."""
+    dataset_register_run(dataset_id=dataset_id, prefix=prefix)
 
 
 @shared_task

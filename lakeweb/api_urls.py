@@ -16,7 +16,11 @@ urlpatterns = [
     path("docs/", api_docs.api_docs, name="docs"),
     path("stats/", catalog_api.Stats.as_view(), name="stats"),
     path("datasets/", catalog_api.DatasetList.as_view(), name="dataset_list"),
+    path("datasets/register/", catalog_api.DatasetRegister.as_view(), name="dataset_register"),
     path("datasets/<uuid:pk>/", catalog_api.DatasetDetail.as_view(), name="dataset_detail"),
+    path(
+        "datasets/<uuid:pk>/status/", catalog_api.DatasetStatusView.as_view(), name="dataset_status"
+    ),
     path("datasets/<uuid:pk>/files/", catalog_api.DatasetFiles.as_view(), name="dataset_files"),
     path(
         "datasets/<uuid:pk>/files/<int:file_id>/download/",

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from . import views
+from . import tokens, views
 
 admin.site.site_header = "lakeweb administration"
 admin.site.site_title = "lakeweb admin"
@@ -10,6 +10,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("health/", views.health, name="health"),
     path("setup/<str:token>/", views.setup, name="setup"),
+    path("accounts/token/", tokens.api_token, name="api_token"),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("datasets/", include("catalog.urls")),

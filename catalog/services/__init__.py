@@ -3,7 +3,7 @@
 from .chunks import ChunkConflict, upload_batch_write, upload_chunk_write
 from .datasets import dataset_delete, dataset_fail, dataset_seal, manifest_digest
 from .errors import ActionRefused, ChecksumMismatch, PermissionRefused
-from .ingest import dataset_ingest
+from .ingest import dataset_ingest, dataset_ingest_copy
 from .metadata_forms import (
     form_version_current,
     form_version_publish,
@@ -12,6 +12,7 @@ from .metadata_forms import (
 )
 from .paths import clean_path, clean_paths
 from .promote import dataset_promote_request, promotion_fail, promotion_run
+from .register import dataset_register_fail, dataset_register_run, dataset_register_start
 from .resumable import (
     PlannedFile,
     UploadClosed,
@@ -45,7 +46,11 @@ __all__ = [
     "dataset_fail",
     "dataset_file_store",
     "dataset_ingest",
+    "dataset_ingest_copy",
     "dataset_promote_request",
+    "dataset_register_fail",
+    "dataset_register_run",
+    "dataset_register_start",
     "dataset_seal",
     "dataset_upload",
     "dataset_upload_finish",

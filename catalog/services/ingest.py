@@ -5,6 +5,8 @@ Large data that should not go through a browser is registered with
 against the form, permission), all before anything is stored; then the files
 stream into raw in parallel, each with its size and SHA-256, and the dataset
 is sealed with a collection event that says it was an ingest and from where.
+
+The API registers an S3 prefix with the same copy (``register.py``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import IO, Any
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 
 from lakeweb.storage import LayerStore, StorageError, StoredObject, layer_store
@@ -76,18 +79,22 @@ def metadata_pairs(*, form_version: MetadataFormVersion, pairs: Sequence[str]) -
     return values
 
 
-def _check_fields(*, name: str, external_id: str) -> None:
-    errors = []
+def draft_field_problems(*, name: str, external_id: str) -> list[str]:
+    problems = []
     if not name.strip():
-        errors.append("The dataset needs a name.")
+        problems.append("The dataset needs a name.")
     for label, value, limit in (("Name", name, 255), ("External id", external_id, 200)):
         if len(value) > limit:
-            errors.append(f"{label} is longer than {limit} characters.")
-    if errors:
-        raise ValidationError(errors)
+            problems.append(f"{label} is longer than {limit} characters.")
+    return problems
 
 
-def _source_files(origin: Origin) -> list[tuple[str, SourceFile]]:
+def draft_owner_check(owner: AbstractBaseUser) -> None:
+    if not owner.has_perm("catalog.add_dataset"):
+        raise PermissionRefused(f"{owner} may not add datasets (needs catalog.add_dataset).")
+
+
+def origin_files(origin: Origin) -> list[tuple[str, SourceFile]]:
     """The files to copy with their cleaned paths; every problem found is raised at once."""
     files, problems = origin.scan()
     paths: list[str] = []
@@ -115,17 +122,16 @@ def dataset_ingest(
     if workers < 1:
         raise ValueError("workers must be at least 1")
     # Fail fast, before listing what may be a million objects.
-    owner = draft.owner
-    if not owner.has_perm("catalog.add_dataset"):
-        raise PermissionRefused(f"{owner} may not add datasets (needs catalog.add_dataset).")
-    _check_fields(name=draft.name, external_id=draft.external_id)
+    draft_owner_check(draft.owner)
+    problems = draft_field_problems(name=draft.name, external_id=draft.external_id)
+    if problems:
+        raise ValidationError(problems)
     where = ingest_origin(origin, workers=workers)
-    items = _source_files(where)
+    items = origin_files(where)
     dataset = dataset_upload_start(draft=draft)
     try:
-        _copy_all(dataset=dataset, origin=where, items=items, workers=workers, progress=progress)
-        dataset_upload_finish(
-            dataset=dataset, actor=owner, parameters={"via": "ingest", "origin": where.label}
+        dataset_ingest_copy(
+            dataset=dataset, origin=where, items=items, workers=workers, progress=progress
         )
     except BaseException as exc:
         reason = str(exc) or "ingest interrupted"
@@ -133,6 +139,36 @@ def dataset_ingest(
         raise
     dataset.refresh_from_db()
     return dataset
+
+
+def dataset_ingest_copy(
+    *,
+    dataset: Dataset,
+    origin: Origin,
+    items: list[tuple[str, SourceFile]] | None = None,
+    workers: int = 4,
+    progress: Progress | None = None,
+    parameters: dict[str, Any] | None = None,
+) -> Dataset:
+    """Copy an origin's files into an unsealed dataset, then seal it with its provenance.
+
+    The part of an ingest that moves bytes, shared by ``manage.py ingest`` and
+    the API's registrations (on a worker). ``items`` is the origin's listing
+    when the caller made it already. Files the dataset holds from an earlier,
+    interrupted attempt are not copied again. Errors are raised as they come:
+    whether to mark the dataset failed is the caller's call (a task retries first).
+    """
+    if items is None:
+        items = origin_files(origin)
+    done = set(dataset.files.values_list("path", flat=True))
+    missing = [item for item in items if item[0] not in done]
+    if missing:
+        _copy_all(dataset=dataset, origin=origin, items=missing, workers=workers, progress=progress)
+    return dataset_upload_finish(
+        dataset=dataset,
+        actor=dataset.owner,
+        parameters={"via": "ingest", "origin": origin.label, **(parameters or {})},
+    )
 
 
 class _Cancelled(Exception):

@@ -137,8 +137,14 @@ def upload_session_cancel(*, dataset: Dataset, reason: str = "Upload cancelled."
 def uploads_abandoned_clean(*, older_than: datetime.timedelta) -> int:
     """Cancel uploads idle for longer than ``older_than`` and drop stray part uploads."""
     cutoff = timezone.now() - older_than
-    idle = Dataset.objects.filter(status=DatasetStatus.UPLOADING, created_at__lt=cutoff).exclude(
-        upload_files__updated_at__gte=cutoff
+    # Browser uploads only: an ingest or API registration has no upload files
+    # and may rightly copy for longer than any idle limit.
+    idle = (
+        Dataset.objects.filter(
+            status=DatasetStatus.UPLOADING, created_at__lt=cutoff, upload_files__isnull=False
+        )
+        .exclude(upload_files__updated_at__gte=cutoff)
+        .distinct()
     )
     count = 0
     for dataset in idle:

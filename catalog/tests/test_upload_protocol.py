@@ -12,7 +12,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from catalog.models import DataFile, Dataset, DatasetStatus, UploadFile
+from catalog import services
+from catalog.models import DataFile, Dataset, DatasetStatus, Source, UploadFile
 from catalog.services import uploads_abandoned_clean
 from conftest import ROLES, read_object
 from lakeweb.storage import layer_store
@@ -330,6 +331,21 @@ def test_recent_uploads_are_left_alone(client_for, form) -> None:
     status = _start(client_for("member"), form).json()
     assert uploads_abandoned_clean(older_than=datetime.timedelta(hours=48)) == 0
     assert Dataset.objects.get(pk=status["upload"]).status == DatasetStatus.UPLOADING
+
+
+def test_a_long_ingest_is_not_taken_for_an_abandoned_upload(member, form) -> None:
+    # An ingest or API registration has no upload files: it copies as long as it must.
+    dataset = services.dataset_upload_start(
+        draft=services.DatasetDraft(
+            owner=member,
+            name="Big ingest",
+            source=Source.objects.get(slug="upload"),
+            experiments=[],
+        )
+    )
+    Dataset.objects.update(created_at=timezone.now() - datetime.timedelta(days=3))
+    assert uploads_abandoned_clean(older_than=datetime.timedelta(hours=48)) == 0
+    assert Dataset.objects.get(pk=dataset.pk).status == DatasetStatus.UPLOADING
 
 
 START = {"anonymous": 302, "viewer": 403, "member": 201, "curator": 201, "admin": 201}
