@@ -21,10 +21,12 @@ from rest_framework.response import Response
 from lakeweb.api import CanBrowse
 
 from . import selectors, services
+from .forms import DatasetSearchForm
 from .models import DataFile, Dataset, DatasetStatus
 from .serializers import (
     DataFileSerializer,
     DatasetDetailSerializer,
+    DatasetPageSerializer,
     DatasetQuerySerializer,
     DatasetRegisterSerializer,
     DatasetSerializer,
@@ -36,6 +38,7 @@ from .serializers import (
 from .stats import catalog_stats
 
 NO_DATASET = "No ready dataset with this id."
+PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX = 50, 200
 
 
 def ready_dataset(pk: Any) -> Dataset:
@@ -49,21 +52,75 @@ def ready_dataset(pk: Any) -> Dataset:
     return dataset
 
 
-class DatasetList(generics.ListAPIView):
+class DatasetList(generics.GenericAPIView):
+    """The catalog's search, with the page's filters, counts and keyset pages."""
+
     permission_classes = [CanBrowse]
     serializer_class = DatasetSerializer
+    pagination_class = None
 
     @extend_schema(
-        summary="List and search ready datasets, newest first",
+        summary="List and search ready datasets (the catalog page's filters and sorts)",
         parameters=[DatasetQuerySerializer],
+        responses=DatasetPageSerializer,
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().get(request, *args, **kwargs)
+        form = DatasetSearchForm(request.query_params)
+        size = _page_size(request.query_params.get("page_size"))
+        if not form.is_valid():
+            raise serializers.ValidationError(
+                {
+                    ("non_field_errors" if name == "__all__" else name): list(messages)
+                    for name, messages in form.errors.items()
+                }
+            )
+        query, data = form.query(), form.cleaned_data
+        counts = selectors.dataset_counts(query=query)
+        try:
+            page = selectors.dataset_page(
+                query=query,
+                counts=counts,
+                number=data["page"] or 1,
+                after=data["after"],
+                before=data["before"],
+                size=size,
+            )
+        except selectors.BadCursor as exc:
+            raise serializers.ValidationError({"after": [str(exc)]}) from None
+        results = self.get_serializer(page.items, many=True).data
+        return Response(
+            {
+                "count": page.total,
+                "count_exact": page.total_exact,
+                "order": page.order,
+                "next": self._link(page, forward=True),
+                "previous": self._link(page, forward=False),
+                "results": results,
+            }
+        )
 
-    def get_queryset(self) -> QuerySet[Dataset]:
-        query = DatasetQuerySerializer(data=self.request.query_params)
-        query.is_valid(raise_exception=True)
-        return selectors.dataset_search(**query.validated_data).prefetch_related("tags")
+    def _link(self, page: selectors.DatasetPage, *, forward: bool) -> str | None:
+        if not (page.has_next if forward else page.has_previous):
+            return None
+        params = self.request.query_params.copy()
+        for key in ("after", "before", "page"):
+            params.pop(key, None)
+        params["page"] = str(page.number + 1 if forward else max(page.number - 1, 1))
+        cursor = page.next_cursor if forward else page.previous_cursor
+        if cursor:
+            params["after" if forward else "before"] = cursor
+        return self.request.build_absolute_uri(f"{self.request.path}?{params.urlencode()}")
+
+
+def _page_size(raw: str | None) -> int:
+    """``page_size``: 50 by default, at most 200 (larger asks are capped, not refused)."""
+    try:
+        size = int(raw) if raw else PAGE_SIZE_DEFAULT
+    except ValueError:
+        raise serializers.ValidationError({"page_size": ["Enter a whole number."]}) from None
+    if size < 1:
+        raise serializers.ValidationError({"page_size": ["Ask for at least 1 dataset a page."]})
+    return min(size, PAGE_SIZE_MAX)
 
 
 class DatasetDetail(generics.GenericAPIView):

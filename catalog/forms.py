@@ -198,7 +198,9 @@ class DatasetSearchForm(forms.Form):
     def clean_layer(self) -> str:
         layer = self.cleaned_data["layer"]
         if layer and layer not in Layer.values:
-            raise ValidationError(f"'{layer}' is not a layer: choose {', '.join(Layer.values)}.")
+            raise ValidationError(
+                f"'{layer}' is not a layer: choose one of {', '.join(Layer.values)}."
+            )
         return layer
 
     def clean_source(self) -> str:
@@ -248,7 +250,7 @@ class DatasetSearchForm(forms.Form):
                     "letters, digits, '-' or '_', then '=', then a value)."
                 )
             pairs.append((name, value))
-        known = metadata_field_names()
+        known = metadata_field_names() if pairs else set()
         unknown = [name for name, _value in pairs if name not in known]
         if unknown:
             raise ValidationError(f"No metadata form has a field '{unknown[0]}'.")
@@ -258,7 +260,9 @@ class DatasetSearchForm(forms.Form):
         sort = self.cleaned_data["sort"]
         allowed = [RELEVANCE, *SORTS]
         if sort and sort not in allowed:
-            raise ValidationError(f"'{sort[:40]}' is not a sort: choose {', '.join(allowed)}.")
+            raise ValidationError(
+                f"'{sort[:40]}' is not a sort: choose one of {', '.join(allowed)}."
+            )
         return sort
 
     def clean(self) -> dict[str, Any]:

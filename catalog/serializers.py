@@ -12,22 +12,42 @@ from .forms import MAX_EXPERIMENTS
 from .models import DataFile, Dataset, Layer, MetadataForm, MetadataFormVersion, Promotion, Source
 from .services import DatasetDraft, form_version_current
 
-SEARCH_TERMS_MAX = 200
-
 
 class DatasetQuerySerializer(serializers.Serializer):
-    """The list's filters; an unknown layer is refused, not silently ignored."""
+    """The list's query parameters, for the schema; ``catalog.forms.DatasetSearchForm`` checks them.
 
-    q = serializers.CharField(required=False, allow_blank=True, max_length=SEARCH_TERMS_MAX)
-    layer = serializers.CharField(required=False, allow_blank=True)
-    source = serializers.CharField(required=False, allow_blank=True, max_length=50)
+    Unknown values (a layer, source, tag, form, owner or metadata field that
+    does not exist) are refused with a 400 naming them, never ignored.
+    """
 
-    def validate_layer(self, value: str) -> str:
-        if value and value not in Layer.values:
-            raise serializers.ValidationError(
-                f"'{value}' is not a layer: choose one of {', '.join(Layer.values)}."
-            )
-        return value
+    q = serializers.CharField(
+        required=False,
+        help_text='Words to find (all must match), "a phrase", or, -word to exclude.',
+    )
+    layer = serializers.ChoiceField(choices=Layer.choices, required=False)
+    source = serializers.CharField(required=False, help_text="A source's slug.")
+    tags = serializers.CharField(
+        required=False, help_text="Tag names, comma-separated or repeated; all must match."
+    )
+    form = serializers.CharField(required=False, help_text="A metadata form's name or id.")
+    owner = serializers.CharField(required=False, help_text="The owner's email or username.")
+    created_from = serializers.DateField(required=False)
+    created_to = serializers.DateField(required=False)
+    field = serializers.CharField(
+        required=False,
+        help_text="Metadata field=value (e.g. operator=alice); repeat for several.",
+    )
+    sort = serializers.ChoiceField(
+        choices=["relevance", "newest", "oldest", "name", "-name", "largest", "smallest"],
+        required=False,
+        help_text="Default: relevance with q, else newest.",
+    )
+    page = serializers.IntegerField(required=False, min_value=1)
+    after = serializers.CharField(required=False, help_text="Cursor from a `next` link.")
+    before = serializers.CharField(required=False, help_text="Cursor from a `previous` link.")
+    page_size = serializers.IntegerField(
+        required=False, min_value=1, help_text="Default 50; at most 200."
+    )
 
 
 class DatasetSerializer(serializers.ModelSerializer):
@@ -63,6 +83,17 @@ class DatasetSerializer(serializers.ModelSerializer):
     def get_url(self, dataset: Dataset) -> str:
         request = self.context.get("request")
         return reverse("api:dataset_detail", kwargs={"pk": dataset.pk}, request=request)
+
+
+class DatasetPageSerializer(serializers.Serializer):
+    count = serializers.IntegerField(
+        help_text="Matching datasets; when count_exact is false, more than this many match."
+    )
+    count_exact = serializers.BooleanField()
+    order = serializers.CharField(help_text="The sort in effect.")
+    next = serializers.URLField(allow_null=True, help_text="The next page (a keyset link).")
+    previous = serializers.URLField(allow_null=True)
+    results = DatasetSerializer(many=True)
 
 
 class DatasetDetailSerializer(DatasetSerializer):

@@ -1,5 +1,6 @@
 """Catalog reads. Import from here; the modules are the implementation."""
 
+from .counts import COUNT_LIMIT, MatchCounts, dataset_counts
 from .datasets import (
     Download,
     MetadataRow,
@@ -11,7 +12,7 @@ from .datasets import (
     metadata_forms_open,
 )
 from .facets import Facets, FacetValue, dataset_facets
-from .paging import COUNT_LIMIT, PAGE_SIZE, BadCursor, DatasetPage, dataset_count, dataset_page
+from .paging import PAGE_SIZE, BadCursor, DatasetPage, dataset_page
 from .search import DatasetQuery, dataset_filter, dataset_ordered, dataset_search
 
 __all__ = [
@@ -23,10 +24,11 @@ __all__ = [
     "Download",
     "FacetValue",
     "Facets",
+    "MatchCounts",
     "MetadataRow",
     "datafile_download",
     "dataset_actions",
-    "dataset_count",
+    "dataset_counts",
     "dataset_facets",
     "dataset_filter",
     "dataset_get",

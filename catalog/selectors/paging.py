@@ -6,9 +6,7 @@ after it in the sort's index, so page 40,000 costs what page 2 costs.
 Jumping straight to page N uses an offset over the index alone (ids first,
 then the 25 rows), which PostgreSQL answers from an index-only scan.
 
-Counting every match of a broad search costs a scan of all of them, so
-totals come from the tallies when the filters allow, and otherwise stop at
-``COUNT_LIMIT`` ("more than 10,000"), the way search engines do.
+Totals come from ``counts.py``: exact, or capped for broad searches.
 """
 
 from __future__ import annotations
@@ -21,13 +19,13 @@ import uuid
 from dataclasses import dataclass, replace
 from typing import Any
 
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Q, QuerySet
 
-from ..models import Dataset, DatasetTally
+from ..models import Dataset
+from .counts import MatchCounts, dataset_counts
 from .search import RELEVANCE, SORTS, DatasetQuery, dataset_filter, dataset_ordered
 
 PAGE_SIZE = 25
-COUNT_LIMIT = 10_000
 
 
 class BadCursor(ValueError):
@@ -48,10 +46,11 @@ class DatasetPage:
     previous_cursor: str | None = None
     # Relevance was asked for, but too many datasets match to rank: newest first.
     unranked: bool = False
+    size: int = PAGE_SIZE
 
     @property
     def first_index(self) -> int:
-        return (self.number - 1) * PAGE_SIZE + 1 if self.items else 0
+        return (self.number - 1) * self.size + 1 if self.items else 0
 
     @property
     def last_index(self) -> int:
@@ -110,67 +109,62 @@ def _reversed(order: str) -> tuple[str, ...]:
     return tuple(part[1:] if part.startswith("-") else f"-{part}" for part in SORTS[order])
 
 
-def tally_count(query: DatasetQuery) -> int:
-    """Exact number of ready datasets for a layer/source/form-only query."""
-    rows = DatasetTally.objects.all()
-    if query.layer:
-        rows = rows.filter(layer=query.layer)
-    if query.source:
-        rows = rows.filter(source__slug=query.source)
-    if query.form:
-        rows = rows.filter(form_id=query.form)
-    return rows.aggregate(n=Sum("datasets"))["n"] or 0
-
-
-def dataset_count(query: DatasetQuery) -> tuple[int, bool]:
-    """(number of matches, exact?): the tallies, or a count that stops at COUNT_LIMIT."""
-    if query.tally_only:
-        return tally_count(query), True
-    found = dataset_filter(query=query).values("pk")[: COUNT_LIMIT + 1].count()
-    return min(found, COUNT_LIMIT), found <= COUNT_LIMIT
+# What a results page shows; the search columns and metadata stay on disk.
+LIST_DEFERRED = ("search_text", "search_vector", "metadata", "manifest_digest")
 
 
 def _rows(datasets: QuerySet[Dataset]) -> QuerySet[Dataset]:
-    return datasets.select_related("source", "owner").prefetch_related("tags")
+    return datasets.select_related("source", "owner").prefetch_related("tags").defer(*LIST_DEFERRED)
 
 
-def _offset_page(ordered: QuerySet[Dataset], number: int) -> tuple[list[Dataset], bool]:
-    start = (number - 1) * PAGE_SIZE
+def _offset_page(ordered: QuerySet[Dataset], number: int, size: int) -> tuple[list[Dataset], bool]:
+    start = (number - 1) * size
     if start == 0:
-        items = list(_rows(ordered)[: PAGE_SIZE + 1])
-        return items[:PAGE_SIZE], len(items) > PAGE_SIZE
-    # Deep offsets: skip over index entries only, then read the 25 rows.
-    ids = list(ordered.values_list("pk", flat=True)[start : start + PAGE_SIZE + 1])
-    rows = {row.pk: row for row in _rows(Dataset.objects.filter(pk__in=ids[:PAGE_SIZE]))}
-    return [rows[pk] for pk in ids[:PAGE_SIZE] if pk in rows], len(ids) > PAGE_SIZE
+        items = list(_rows(ordered)[: size + 1])
+        return items[:size], len(items) > size
+    # Deep offsets: skip over index entries only, then read the page's rows.
+    ids = list(ordered.values_list("pk", flat=True)[start : start + size + 1])
+    rows = {row.pk: row for row in _rows(Dataset.objects.filter(pk__in=ids[:size]))}
+    return [rows[pk] for pk in ids[:size] if pk in rows], len(ids) > size
 
 
 def dataset_page(
-    *, query: DatasetQuery, number: int = 1, after: str = "", before: str = ""
+    *,
+    query: DatasetQuery,
+    counts: MatchCounts | None = None,
+    number: int = 1,
+    after: str = "",
+    before: str = "",
+    size: int = PAGE_SIZE,
 ) -> DatasetPage:
-    """One page of a search; ``after``/``before`` are cursors from a previous page."""
-    total, exact = dataset_count(query)
+    """One page of a search; ``after``/``before`` are cursors from a previous page.
+
+    ``counts`` are the search's ``dataset_counts`` when the caller has them.
+    """
+    counts = counts or dataset_counts(query=query)
+    total, exact = counts.total, counts.exact
     order = query.order
     unranked = order == RELEVANCE and not exact
     if unranked:
-        order = "newest"  # ranking every one of >10,000 matches is not a page's work
+        order = "newest"  # ranking every one of a broad search's matches is not a page's work
     matched = dataset_filter(query=query)
     if order == RELEVANCE:
         ordered = dataset_ordered(matched, query=query)
-        items, more = _offset_page(ordered, number)
-        return DatasetPage(items, number, total, exact, order, more, number > 1)
+        items, more = _offset_page(ordered, number, size)
+        return DatasetPage(items, number, total, exact, order, more, number > 1, size=size)
     if after or before:
-        page = _keyset_page(matched, order, number, after=after, before=before)
+        page = _keyset_page(matched, order, number, size, after=after, before=before)
     else:
-        items, more = _offset_page(matched.order_by(*SORTS[order]), number)
+        items, more = _offset_page(matched.order_by(*SORTS[order]), number, size)
         page = _with_cursors(items, number, order, more_after=more, more_before=number > 1)
-    return replace(page, total=total, total_exact=exact, unranked=unranked)
+    return replace(page, total=total, total_exact=exact, unranked=unranked, size=size)
 
 
 def _keyset_page(
     matched: QuerySet[Dataset],
     order: str,
     number: int,
+    size: int,
     *,
     after: str,
     before: str,
@@ -179,11 +173,11 @@ def _keyset_page(
     forward = bool(after)
     beyond = matched.filter(_beyond(order, value, pk, forward=forward))
     ordering = SORTS[order] if forward else _reversed(order)
-    rows = list(_rows(beyond.order_by(*ordering))[: PAGE_SIZE + 1])
-    more = len(rows) > PAGE_SIZE
+    rows = list(_rows(beyond.order_by(*ordering))[: size + 1])
+    more = len(rows) > size
     if forward:
-        return _with_cursors(rows[:PAGE_SIZE], number, order, more_after=more, more_before=True)
-    items = list(reversed(rows[:PAGE_SIZE]))
+        return _with_cursors(rows[:size], number, order, more_after=more, more_before=True)
+    items = list(reversed(rows[:size]))
     return _with_cursors(items, number, order, more_after=True, more_before=more)
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime
 import io
 
 import factory
+from django.utils import timezone
 
 from catalog import services
-from catalog.models import Dataset, FieldType, MetadataField, MetadataForm, Source
+from catalog.models import Dataset, FieldType, Layer, MetadataField, MetadataForm, Source, Tag
 
 
 class MetadataFormFactory(factory.django.DjangoModelFactory):
@@ -85,3 +87,43 @@ def promote_dataset(dataset: Dataset, user) -> Dataset:
     services.promotion_run(promotion_id=str(promotion.pk))
     promotion.refresh_from_db()
     return promotion.target
+
+
+def sealed_dataset(
+    owner,
+    *,
+    name,
+    form=None,
+    layer=Layer.RAW,
+    source="upload",
+    tags=(),
+    days_ago=0,
+    size=0,
+    description="",
+    external_id="",
+    experiment=None,
+) -> Dataset:
+    """A ready dataset sealed (and so indexed) by the real service, without files."""
+    version = services.form_version_current(form=form) if form else None
+    source_row = Source.objects.get_or_create(slug=source, defaults={"name": source.title()})[0]
+    experiments = [experiment] if experiment else []
+    dataset = Dataset.objects.create(
+        name=name,
+        description=description,
+        external_id=external_id,
+        source=source_row,
+        layer=layer,
+        owner=owner,
+        form_version=version,
+        metadata=services.metadata_document(source=source_row, experiments=experiments),
+        storage_prefix="datasets/x/",
+    )
+    Dataset.objects.filter(pk=dataset.pk).update(
+        created_at=timezone.now() - datetime.timedelta(days=days_ago)
+    )
+    dataset.refresh_from_db()
+    dataset.tags.set([Tag.objects.get_or_create(name=tag)[0] for tag in tags])
+    services.dataset_seal(dataset=dataset)
+    if size:
+        Dataset.objects.filter(pk=dataset.pk).update(total_size=size)
+    return dataset

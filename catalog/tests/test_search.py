@@ -19,109 +19,14 @@ from catalog import selectors, services
 from catalog.models import (
     Dataset,
     DatasetStatus,
-    FieldType,
-    Layer,
-    MetadataForm,
-    Source,
-    Tag,
 )
 from catalog.selectors import DatasetQuery
 
-from .factories import MetadataFieldFactory, MetadataFormFactory
+from .factories import sealed_dataset as make
 
 pytestmark = pytest.mark.django_db
 
 URL = reverse("catalog:dataset_list")
-
-
-@pytest.fixture
-def form() -> MetadataForm:
-    form = MetadataFormFactory(name="Imaging")
-    MetadataFieldFactory(form=form, name="operator", prompt="Operator")
-    MetadataFieldFactory(form=form, name="magnification", field_type=FieldType.INTEGER)
-    MetadataFieldFactory(form=form, name="stained", field_type=FieldType.BOOLEAN)
-    MetadataFieldFactory(
-        form=form, name="channels", field_type=FieldType.MULTIPLE_CHOICE, choices="red\ngreen"
-    )
-    services.form_version_publish(form=form)
-    return form
-
-
-def make(
-    owner,
-    *,
-    name,
-    form=None,
-    layer=Layer.RAW,
-    source="upload",
-    tags=(),
-    days_ago=0,
-    size=0,
-    description="",
-    external_id="",
-    experiment=None,
-) -> Dataset:
-    """A ready dataset sealed (and so indexed) by the real service, without files."""
-    version = services.form_version_current(form=form) if form else None
-    source_row = Source.objects.get_or_create(slug=source, defaults={"name": source.title()})[0]
-    experiments = [experiment] if experiment else []
-    dataset = Dataset.objects.create(
-        name=name,
-        description=description,
-        external_id=external_id,
-        source=source_row,
-        layer=layer,
-        owner=owner,
-        form_version=version,
-        metadata=services.metadata_document(source=source_row, experiments=experiments),
-        storage_prefix="datasets/x/",
-    )
-    Dataset.objects.filter(pk=dataset.pk).update(
-        created_at=timezone.now() - datetime.timedelta(days=days_ago)
-    )
-    dataset.refresh_from_db()
-    dataset.tags.set([Tag.objects.get_or_create(name=tag)[0] for tag in tags])
-    services.dataset_seal(dataset=dataset)
-    if size:
-        Dataset.objects.filter(pk=dataset.pk).update(total_size=size)
-    return dataset
-
-
-@pytest.fixture
-def lab(member, curator, form) -> dict[str, Dataset]:
-    alice = {"operator": "alice", "magnification": 40, "stained": True, "channels": ["red"]}
-    bob = {"operator": "bob", "magnification": 100, "stained": False, "channels": ["red", "green"]}
-    return {
-        "hela": make(
-            member,
-            name="HeLa time-lapse",
-            form=form,
-            tags=["microscopy", "hela"],
-            experiment=alice,
-            days_ago=1,
-            size=300,
-            external_id="EXP-0042",
-        ),
-        "yeast": make(
-            member,
-            name="Yeast growth curve",
-            form=form,
-            tags=["microscopy"],
-            experiment=bob,
-            days_ago=10,
-            size=100,
-            description="Optical density of budding yeast",
-        ),
-        "spectra": make(
-            curator,
-            name="Raman spectra",
-            source="instrument",
-            tags=["spectroscopy"],
-            days_ago=40,
-            size=200,
-            layer=Layer.PROCESSED,
-        ),
-    }
 
 
 def names(response) -> list[str]:
@@ -174,9 +79,9 @@ def test_filters(client_for, lab, params, expected) -> None:
     assert sorted(names(search(client_for("viewer"), **params))) == expected
 
 
-def test_filters_combine_and_form_by_id(client_for, lab, form) -> None:
+def test_filters_combine_and_form_by_id(client_for, lab, imaging_form) -> None:
     response = search(
-        client_for("viewer"), form=str(form.pk), tags="microscopy", field="operator=alice"
+        client_for("viewer"), form=str(imaging_form.pk), tags="microscopy", field="operator=alice"
     )
     assert names(response) == ["HeLa time-lapse"]
 
@@ -225,12 +130,6 @@ def test_search_is_in_the_url_and_kept_by_page_links(client_for, lab) -> None:
 # --- paging ------------------------------------------------------------------------
 
 
-@pytest.fixture
-def many(member) -> list[Dataset]:
-    made = [make(member, name=f"Run {n:03}", days_ago=n % 7, size=n) for n in range(60)]
-    return made
-
-
 def walk(client, params) -> list[list[str]]:
     """Follow the page's own Next links to the end."""
     pages, query = [], dict(params)
@@ -277,15 +176,17 @@ def test_page_past_the_end_is_empty_not_an_error(client_for, many) -> None:
     assert names(response) == [] and "No datasets on this page" in response.content.decode()
 
 
-def test_first_page_runs_the_same_queries_for_5_or_60_datasets(client_for, member, form) -> None:
+def test_first_page_runs_the_same_queries_for_5_or_60_datasets(
+    client_for, member, imaging_form
+) -> None:
     client = client_for("viewer")
     for n in range(5):
-        make(member, name=f"A{n}", form=form, tags=[f"t{n}"])
+        make(member, name=f"A{n}", form=imaging_form, tags=[f"t{n}"])
     search(client)  # warm the session and permission caches
     with CaptureQueriesContext(connection) as few:
         search(client)
     for n in range(55):
-        make(member, name=f"B{n}", form=form, tags=[f"t{n}", "common"], source=f"s{n % 5}")
+        make(member, name=f"B{n}", form=imaging_form, tags=[f"t{n}", "common"], source=f"s{n % 5}")
     with CaptureQueriesContext(connection) as lots:
         search(client)
     assert len(lots) == len(few)
@@ -320,7 +221,7 @@ def test_a_deleted_dataset_leaves_the_facets(client_for, lab, curator) -> None:
 
 
 def test_broad_searches_stop_counting(client_for, many, monkeypatch) -> None:
-    monkeypatch.setattr("catalog.selectors.paging.COUNT_LIMIT", 10)
+    monkeypatch.setattr("catalog.selectors.counts.COUNT_LIMIT", 10)
     response = search(client_for("viewer"), q="run")
     page = response.context["page"]
     assert (page.total, page.total_exact, page.unranked) == (10, False, True)

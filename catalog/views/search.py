@@ -39,9 +39,14 @@ def dataset_list(request: HttpRequest) -> HttpResponse:
         return render(request, "catalog/dataset_list.html", context, status=400)
     query = form.query()
     data = form.cleaned_data
+    counts = selectors.dataset_counts(query=query)
     try:
         page = selectors.dataset_page(
-            query=query, number=data["page"] or 1, after=data["after"], before=data["before"]
+            query=query,
+            counts=counts,
+            number=data["page"] or 1,
+            after=data["after"],
+            before=data["before"],
         )
     except BadCursor as exc:
         context["errors"] = [str(exc)]
@@ -49,7 +54,7 @@ def dataset_list(request: HttpRequest) -> HttpResponse:
     context |= {
         "query": query,
         "page": page,
-        "facets": selectors.dataset_facets(query=query, countable=page.total_exact),
+        "facets": selectors.dataset_facets(query=query, counts=counts),
         "advanced": bool(
             query.tags
             or query.form
