@@ -387,6 +387,7 @@ class Promotion(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [models.Index(fields=["-created_at"], name="promotion_recent_idx")]
         constraints = [
             # One live or finished promotion per dataset and layer: a second
             # click or a redelivered task cannot make a twin.
