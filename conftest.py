@@ -192,3 +192,38 @@ def api_for(users):
         return client
 
     return make
+
+
+CHROMIUM = os.environ.get("LAKEWEB_CHROMIUM", "/usr/bin/chromium")
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+def chromium_page(live_server, monkeypatch) -> Iterator[object]:
+    """A Playwright page in Debian's Chromium (never a downloaded browser)."""
+    if not shutil.which(CHROMIUM):
+        require_services(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    from django.db import connections
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the ORM calls
+    # in the tests are still plain synchronous code.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page()
+        page.set_default_timeout(15_000)
+        yield page
+        browser.close()
+        # With Playwright's loop running, the ORM calls in the test got their
+        # own connection (asgiref keys connections by context); close it so
+        # the test database can be dropped.
+        connections.close_all()

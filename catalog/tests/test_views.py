@@ -34,7 +34,8 @@ def test_catalog_list_permissions(client_for, dataset, role: str) -> None:
 
 @pytest.mark.parametrize("role", ROLES)
 def test_dataset_page_permissions(client_for, dataset, role: str) -> None:
-    response = client_for(role).get(reverse("catalog:dataset_detail", args=[dataset.pk]))
+    url = reverse("catalog:dataset_detail", args=[dataset.pk])
+    response = client_for(role).get(url, {"dir": "run1/notes"})
     assert response.status_code == BROWSE[role]
     if response.status_code == 200:
         page = response.content.decode()

@@ -1,7 +1,9 @@
-"""Catalog pages; each module one job (search, browse, upload, actions)."""
+"""Catalog pages; each module one job (search, browse, files, upload, actions)."""
 
 from .actions import dataset_delete, dataset_promote
-from .browse import datafile_download, dataset_detail
+from .browse import datafile_download, dataset_detail, dataset_tree
+from .dashboard import dashboard, layers
+from .files import datafile_inline, datafile_preview, dataset_zip
 from .search import dataset_list
 from .upload import (
     upload,
@@ -14,11 +16,17 @@ from .upload import (
 )
 
 __all__ = [
+    "dashboard",
     "datafile_download",
+    "datafile_inline",
+    "datafile_preview",
     "dataset_delete",
     "dataset_detail",
     "dataset_list",
     "dataset_promote",
+    "dataset_tree",
+    "dataset_zip",
+    "layers",
     "upload",
     "upload_batch",
     "upload_choose",

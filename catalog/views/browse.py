@@ -1,4 +1,4 @@
-"""The dataset page and file downloads."""
+"""The dataset page, its file tree (one folder at a time) and file downloads."""
 
 from __future__ import annotations
 
@@ -9,7 +9,14 @@ from lakeweb.access import browse_required
 from provenance.selectors import dataset_timeline
 
 from .. import selectors
-from ..models import DataFile, Dataset
+from ..models import DataFile, Dataset, DatasetStatus
+from ..selectors.tree import (
+    FolderPage,
+    TreeNotFound,
+    dataset_folder_page,
+    folder_path_clean,
+    page_number,
+)
 
 
 def get_dataset(pk: object) -> Dataset:
@@ -19,18 +26,40 @@ def get_dataset(pk: object) -> Dataset:
         raise Http404("No such dataset.") from None
 
 
+def get_folder_page(request: HttpRequest, dataset: Dataset) -> FolderPage:
+    """The folder ``?dir=`` at page ``?fpage=``, or 404 saying what is wrong."""
+    try:
+        return dataset_folder_page(
+            dataset=dataset,
+            path=folder_path_clean(request.GET.get("dir", "")),
+            page=page_number(request.GET.get("fpage")),
+        )
+    except TreeNotFound as exc:
+        raise Http404(str(exc)) from None
+
+
 @browse_required
 def dataset_detail(request: HttpRequest, pk: str) -> HttpResponse:
     dataset = get_dataset(pk)
     context = {
         "dataset": dataset,
         "experiments": selectors.dataset_metadata_rows(dataset=dataset),
-        "files": dataset.files.all()[:1000],
+        "tree": get_folder_page(request, dataset),
         "timeline": dataset_timeline(dataset=dataset),
         "promotions": dataset.promotions.select_related("target", "requested_by"),
         "actions": selectors.dataset_actions(dataset=dataset, user=request.user),
     }
     return render(request, "catalog/dataset_detail.html", context)
+
+
+@browse_required
+def dataset_tree(request: HttpRequest, pk: str) -> HttpResponse:
+    """One folder's children as an HTML fragment, for opening a folder in place."""
+    dataset = get_dataset(pk)
+    if dataset.status == DatasetStatus.DELETED:
+        raise Http404("This dataset was deleted; its files are gone.")
+    context = {"dataset": dataset, "tree": get_folder_page(request, dataset)}
+    return render(request, "catalog/_folder.html", context)
 
 
 @browse_required

@@ -98,6 +98,15 @@ class S3LayerStore(LayerStore):
         disposition = f"attachment; filename*=UTF-8''{quote(filename, safe='')}"
         return self.public_storage.url(key, parameters={"ResponseContentDisposition": disposition})
 
+    def open(self, key: str) -> IO[bytes]:
+        """The object's body as it streams in: django-storages' S3File would
+        download the whole object before the first read (a zip or preview of
+        a 50 GB file must not hold it in memory)."""
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(f"cannot read {key} in {self.layer}: {exc}") from exc
+
     def list_keys(self, prefix: str) -> Iterator[str]:
         paginator = self.client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):

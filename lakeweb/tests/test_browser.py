@@ -12,18 +12,16 @@ from __future__ import annotations
 import datetime
 import hashlib
 import os
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
-from django.db import connections
 from django.urls import reverse
 from django.utils import timezone
 
 from catalog.models import Dataset, MetadataFormVersion, Promotion, UploadFile
 from catalog.tests.factories import microscopy_form
-from conftest import PASSWORD, require_services
+from conftest import PASSWORD
 from lakeweb.setup import setup_token_make
 from lakeweb.storage import layer_store, layers_ensure
 
@@ -32,38 +30,10 @@ pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
 
-CHROMIUM = os.environ.get("LAKEWEB_CHROMIUM", "/usr/bin/chromium")
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
 @pytest.fixture
-def page(live_server, monkeypatch) -> Iterator[object]:
-    if not shutil.which(CHROMIUM):
-        require_services(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the ORM calls
-    # below are still plain synchronous code.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+def page(chromium_page) -> object:
     layers_ensure()
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        page = browser.new_page()
-        page.set_default_timeout(15_000)
-        yield page
-        browser.close()
-        # With Playwright's loop running, the ORM calls in the test got their
-        # own connection (asgiref keys connections by context); close it so
-        # the test database can be dropped.
-        connections.close_all()
+    return chromium_page
 
 
 def _folder(root: Path) -> Path:
@@ -107,8 +77,11 @@ def test_first_session(page, live_server, tmp_path: Path) -> None:
         "Confocal run/empty.txt",
         "Confocal run/z stack/slice 01.tif",
     ]
-    assert page.locator("td.path", has_text="Confocal run/z stack/slice 01.tif").count() == 1
     assert page.locator("text=HeLa <b>bold</b>").count() == 1  # shown as text, not markup
+    dataset_url = page.url.split("?")[0]
+    page.goto(dataset_url + "?" + urlencode({"dir": "Confocal run/z stack"}))
+    assert page.locator(".tree-name", has_text="slice 01.tif").count() == 1
+    page.goto(dataset_url)
 
     page.click("text=Promote to processed")
     page.wait_for_selector("text=Promotion to processed queued.")

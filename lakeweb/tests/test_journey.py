@@ -138,7 +138,8 @@ def test_upload_browse_promote_backup(worker, client_for) -> None:
     viewer = client_for("viewer")
     listing = viewer.get(reverse("catalog:dataset_list"), {"q": "LAB-0001"}).content.decode()
     assert "Confocal session 1" in listing
-    page = viewer.get(reverse("catalog:dataset_detail", args=[raw.pk])).content.decode()
+    url = reverse("catalog:dataset_detail", args=[raw.pk])
+    page = viewer.get(url, {"dir": "session 1"}).content.decode()
     assert "métadonnées.json" in page and "Magnification" in page
 
     # 3. The member promotes it; the worker copies server-side and verifies.
