@@ -87,6 +87,14 @@ def s3_endpoint() -> Iterator[str]:
 
 
 @pytest.fixture(autouse=True)
+def empty_cache() -> None:
+    """Each test starts with no cached pages: versions restart with each test's database."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def filesystem_lake(settings, tmp_path: Path) -> Path:
     """Every test gets its own empty lake folder (the embedded default)."""
     settings.LAKEWEB_STORAGE = "filesystem"

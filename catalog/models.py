@@ -291,6 +291,19 @@ class DatasetTally(models.Model):
         return f"{self.layer}/{self.source_id}/{self.form_id}/{self.month}: {self.datasets}"
 
 
+class CatalogVersion(models.Model):
+    """One row counting every change to what browsing shows (a dataset sealed or deleted).
+
+    Bumped by the indexing services in the sealing transaction; pages cache
+    what they render under it, so a cached page is never stale.
+    """
+
+    number = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"catalog version {self.number}"
+
+
 class TagTally(models.Model):
     """Ready datasets per tag and layer (kept like DatasetTally)."""
 

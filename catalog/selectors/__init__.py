@@ -1,6 +1,6 @@
 """Catalog reads. Import from here; the modules are the implementation."""
 
-from .counts import COUNT_LIMIT, MatchCounts, dataset_counts
+from .counts import COUNT_LIMIT, MatchCounts, catalog_version, dataset_counts
 from .datasets import (
     Download,
     MetadataRow,
@@ -26,6 +26,7 @@ __all__ = [
     "Facets",
     "MatchCounts",
     "MetadataRow",
+    "catalog_version",
     "datafile_download",
     "dataset_actions",
     "dataset_counts",

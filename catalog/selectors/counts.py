@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from django.db.models import Count, F, Sum
 
-from ..models import Dataset, DatasetTally, TagTally
+from ..models import CatalogVersion, Dataset, DatasetTally, TagTally
 from .search import DatasetQuery, dataset_filter
 
 COUNT_LIMIT = 2_000
@@ -93,6 +93,11 @@ def _from_matches(query: DatasetQuery) -> MatchCounts:
     forms = Counter(form for _layer, _source, form in rows if form)
     tags = _tag_counts_of(matched.values("pk")) if rows else Counter()
     return MatchCounts(len(rows), True, layers, sources, forms, tags)
+
+
+def catalog_version() -> int:
+    """The catalog's version: it changes whenever a dataset is sealed or deleted."""
+    return CatalogVersion.objects.filter(pk=1).values_list("number", flat=True).first() or 0
 
 
 def dataset_counts(*, query: DatasetQuery) -> MatchCounts:

@@ -23,7 +23,7 @@ from django.db.models import Count, F, Sum, Value
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
-from ..models import DataFolder, Dataset, DatasetStatus, DatasetTally, TagTally
+from ..models import CatalogVersion, DataFolder, Dataset, DatasetStatus, DatasetTally, TagTally
 
 # A tsvector holds at most 1 MB; metadata beyond this much text is not searched.
 SEARCH_TEXT_MAX = 100_000
@@ -119,6 +119,12 @@ def _tally_add(dataset: Dataset, sign: int) -> None:
         TagTally.objects.filter(pk=tag_row.pk).update(datasets=F("datasets") + sign)
 
 
+def catalog_version_bump() -> None:
+    """A new catalog version: pages cached under the old one are no longer used."""
+    if not CatalogVersion.objects.filter(pk=1).update(number=F("number") + 1):
+        CatalogVersion.objects.get_or_create(pk=1, defaults={"number": 1})
+
+
 @transaction.atomic
 def dataset_index(*, dataset: Dataset, files: list[tuple[str, int]]) -> None:
     """Index a dataset being sealed: search document, folders, tallies.
@@ -128,6 +134,7 @@ def dataset_index(*, dataset: Dataset, files: list[tuple[str, int]]) -> None:
     _search_write(dataset)
     _folders_write(dataset, files)
     _tally_add(dataset, +1)
+    catalog_version_bump()
 
 
 @transaction.atomic
@@ -135,6 +142,7 @@ def dataset_unindex(*, dataset: Dataset) -> None:
     """Take a sealed dataset that is being deleted out of folders and tallies."""
     dataset.folders.all().delete()
     _tally_add(dataset, -1)
+    catalog_version_bump()
 
 
 def _tallies_rebuild() -> None:
@@ -173,6 +181,7 @@ def catalog_reindex(*, search: bool = True, folders: bool = True) -> dict[str, i
     """
     with transaction.atomic():
         _tallies_rebuild()
+        catalog_version_bump()
     done = 0
     sealed = Dataset.objects.filter(status=DatasetStatus.READY).prefetch_related("tags")
     if search or folders:

@@ -10,6 +10,7 @@ import datetime
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -183,6 +184,7 @@ def test_first_page_runs_the_same_queries_for_5_or_60_datasets(
     for n in range(5):
         make(member, name=f"A{n}", form=imaging_form, tags=[f"t{n}"])
     search(client)  # warm the session and permission caches
+    cache.clear()  # render the results, not the cached copy
     with CaptureQueriesContext(connection) as few:
         search(client)
     for n in range(55):
@@ -190,6 +192,20 @@ def test_first_page_runs_the_same_queries_for_5_or_60_datasets(
     with CaptureQueriesContext(connection) as lots:
         search(client)
     assert len(lots) == len(few)
+
+
+def test_results_are_cached_until_the_catalog_changes(client_for, member) -> None:
+    client = client_for("viewer")
+    make(member, name="First")
+    search(client, q="first")
+    with CaptureQueriesContext(connection) as again:
+        page = search(client, q="first").content.decode()
+    assert "First" in page
+    assert not [q for q in again.captured_queries if '"catalog_dataset"' in q["sql"]]
+    make(member, name="First again")  # sealing makes a new catalog version
+    assert "First again" in search(client, q="first").content.decode()
+    other = client_for("curator")  # every browsing user sees the same results
+    assert "First again" in search(other, q="first").content.decode()
 
 
 # --- facets --------------------------------------------------------------------------

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 
 from lakeweb.access import browse_required
 
@@ -12,6 +14,10 @@ from ..forms import DatasetSearchForm
 from ..models import Layer
 from ..selectors.paging import BadCursor
 from ..selectors.search import RELEVANCE, SORTS
+
+# The results of a search under one catalog version never change, and every
+# browsing user sees the same ones: the rendered results are kept this long.
+RESULTS_CACHE_SECONDS = 600
 
 SORT_LABELS = {
     RELEVANCE: "Best match",
@@ -37,31 +43,44 @@ def dataset_list(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         context["errors"] = form.error_messages()
         return render(request, "catalog/dataset_list.html", context, status=400)
-    query = form.query()
-    data = form.cleaned_data
+    key = f"catalog-results:{selectors.catalog_version()}:{request.get_full_path()}"
+    results = cache.get(key)
+    if results is None:
+        try:
+            results = _results(request, form)
+        except BadCursor as exc:
+            context["errors"] = [str(exc)]
+            return render(request, "catalog/dataset_list.html", context, status=400)
+        cache.set(key, results, RESULTS_CACHE_SECONDS)
+    context |= {"results": results, "advanced": _advanced(form.query())}
+    return render(request, "catalog/dataset_list.html", context)
+
+
+def _results(request: HttpRequest, form: DatasetSearchForm) -> str:
+    query, data = form.query(), form.cleaned_data
     counts = selectors.dataset_counts(query=query)
-    try:
-        page = selectors.dataset_page(
-            query=query,
-            counts=counts,
-            number=data["page"] or 1,
-            after=data["after"],
-            before=data["before"],
-        )
-    except BadCursor as exc:
-        context["errors"] = [str(exc)]
-        return render(request, "catalog/dataset_list.html", context, status=400)
-    context |= {
+    page = selectors.dataset_page(
+        query=query,
+        counts=counts,
+        number=data["page"] or 1,
+        after=data["after"],
+        before=data["before"],
+    )
+    context = {
         "query": query,
         "page": page,
         "facets": selectors.dataset_facets(query=query, counts=counts),
-        "advanced": bool(
-            query.tags
-            or query.form
-            or query.owner
-            or query.fields
-            or query.created_from
-            or query.created_to
-        ),
     }
-    return render(request, "catalog/dataset_list.html", context)
+    return render_to_string("catalog/_results.html", context, request)
+
+
+def _advanced(query: selectors.DatasetQuery) -> bool:
+    """Whether the "More filters" part starts open."""
+    return bool(
+        query.tags
+        or query.form
+        or query.owner
+        or query.fields
+        or query.created_from
+        or query.created_to
+    )
