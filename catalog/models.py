@@ -179,7 +179,13 @@ class Dataset(models.Model):
         # by migration 0006 on PostgreSQL only.
         indexes = [
             models.Index(fields=["status", "layer", "-created_at"], name="dataset_browse_idx"),
-            models.Index(fields=["status", "created_at", "id"], name="dataset_date_idx"),
+            # Date order, the default, gets a partial index of ready datasets
+            # only: a quarter smaller, so deep pages skip faster.
+            models.Index(
+                fields=["-created_at", "-id"],
+                condition=models.Q(status="ready"),
+                name="dataset_ready_date_idx",
+            ),
             models.Index(fields=["status", "name", "id"], name="dataset_name_idx"),
             models.Index(fields=["status", "total_size", "id"], name="dataset_size_idx"),
         ]
