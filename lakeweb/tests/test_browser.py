@@ -30,6 +30,7 @@ pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
 
+
 @pytest.fixture
 def page(chromium_page) -> object:
     layers_ensure()
