@@ -60,6 +60,7 @@ class DatasetList(generics.GenericAPIView):
     pagination_class = None
 
     @extend_schema(
+        operation_id="datasets_list",
         summary="List and search ready datasets (the catalog page's filters and sorts)",
         parameters=[DatasetQuerySerializer],
         responses=DatasetPageSerializer,
