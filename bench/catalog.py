@@ -313,7 +313,7 @@ def check_search_vectors(sample: int = 50) -> str:
     from django.db import connection, transaction
 
     from catalog.models import Dataset
-    from catalog.services.indexing import _search_write
+    from catalog.services.indexing import dataset_search_write
 
     def lexemes(pk: uuid.UUID) -> list[tuple[str, list[str]]]:
         with connection.cursor() as cursor:
@@ -329,7 +329,7 @@ def check_search_vectors(sample: int = 50) -> str:
     for pk in ids:
         with transaction.atomic():
             loaded = lexemes(pk)
-            _search_write(Dataset.objects.prefetch_related("tags").get(pk=pk))
+            dataset_search_write(dataset=Dataset.objects.prefetch_related("tags").get(pk=pk))
             same += loaded == lexemes(pk)
             transaction.set_rollback(True)
     return f"{same}/{len(ids)} sampled search vectors equal the service's (lexemes, weights)"

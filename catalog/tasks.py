@@ -25,15 +25,20 @@ class PromotionTask(Task):
         promotion_fail(promotion_id=promotion_id, reason=f"{type(exc).__name__}: {exc}")
 
 
-@shared_task(
-    base=PromotionTask,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=(StorageError, ConnectionError),
-    retry_backoff=5,
-    retry_backoff_max=300,
-    max_retries=5,
-)
+# Work that must not be lost and that a storage outage only delays: acked when
+# done, redelivered if the worker dies, retried with backoff on storage errors.
+# A redelivery finds the work done so far and goes on from there.
+DURABLE = {
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "autoretry_for": (StorageError, ConnectionError),
+    "retry_backoff": 5,
+    "retry_backoff_max": 300,
+    "max_retries": 5,
+}
+
+
+@shared_task(base=PromotionTask, **DURABLE)
 def promotion_run_task(promotion_id: str) -> None:
     promotion_run(promotion_id=promotion_id)
 
@@ -45,16 +50,7 @@ class DatasetRegisterTask(Task):
         dataset_register_fail(dataset_id=dataset_id, prefix=prefix, error=exc)
 
 
-@shared_task(
-    base=DatasetRegisterTask,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    # An S3 outage passes; the next attempt keeps the files already copied.
-    autoretry_for=(StorageError, ConnectionError),
-    retry_backoff=5,
-    retry_backoff_max=300,
-    max_retries=5,
-)
+@shared_task(base=DatasetRegisterTask, **DURABLE)
 def dataset_register_task(dataset_id: str, prefix: str) -> None:
     """Copy a prefix registered through the API into its dataset and seal it."""
     dataset_register_run(dataset_id=dataset_id, prefix=prefix)

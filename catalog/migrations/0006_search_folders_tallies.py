@@ -3,9 +3,7 @@
 import django.contrib.postgres.search
 import django.db.models.deletion
 from django.conf import settings
-from django.contrib.postgres.search import SearchVector
 from django.db import migrations, models
-from django.db.models import Value
 
 # GIN indexes exist on PostgreSQL only; other databases search search_text.
 PG_INDEXES = [
@@ -35,7 +33,7 @@ def pg_indexes_drop(apps, schema_editor):
 
 def backfill(apps, schema_editor):
     """Folders of existing files; search documents, folders and tallies of sealed datasets."""
-    from catalog.services.indexing import folder_of, folder_totals, search_parts
+    from catalog.services.indexing import folder_of, folder_totals, search_columns, search_parts
 
     DataFile = apps.get_model("catalog", "DataFile")
     Dataset = apps.get_model("catalog", "Dataset")
@@ -47,14 +45,9 @@ def backfill(apps, schema_editor):
     for dataset in Dataset.objects.filter(status="ready").iterator():
         tags = sorted(dataset.tags.values_list("name", flat=True))
         first, tag_text, rest = search_parts(dataset=dataset, tag_names=tags)
-        update = {"search_text": f"{first}\n{tag_text}\n{rest}".lower()}
-        if schema_editor.connection.vendor == "postgresql":
-            config = settings.LAKEWEB_SEARCH_CONFIG
-            update["search_vector"] = (
-                SearchVector(Value(first), weight="A", config=config)
-                + SearchVector(Value(tag_text), weight="B", config=config)
-                + SearchVector(Value(rest), weight="C", config=config)
-            )
+        update = search_columns(
+            first=first, tags=tag_text, rest=rest, vendor=schema_editor.connection.vendor
+        )
         Dataset.objects.filter(pk=dataset.pk).update(**update)
         files = dataset.files.values_list("path", "size")
         for path, (count, size) in folder_totals(files).items():

@@ -13,7 +13,7 @@ from .datasets import (
 )
 from .facets import Facets, FacetValue, dataset_facets
 from .paging import PAGE_SIZE, BadCursor, DatasetPage, dataset_page
-from .search import DatasetQuery, dataset_filter, dataset_ordered, dataset_search
+from .search import DatasetQuery, dataset_filter, dataset_ordered
 
 __all__ = [
     "COUNT_LIMIT",
@@ -36,7 +36,6 @@ __all__ = [
     "dataset_metadata_rows",
     "dataset_ordered",
     "dataset_page",
-    "dataset_search",
     "metadata_forms_all",
     "metadata_forms_open",
 ]

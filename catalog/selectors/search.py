@@ -209,13 +209,3 @@ def dataset_ordered(datasets: QuerySet[Dataset], *, query: DatasetQuery) -> Quer
         rank = SearchRank(F("search_vector"), text_query(query.q))
         return datasets.annotate(rank=rank).order_by("-rank", "-created_at", "-id")
     return datasets.order_by(*SORTS[order])
-
-
-def dataset_search(
-    *, q: str = "", layer: str = "", source: str = "", include_deleted: bool = False
-) -> QuerySet[Dataset]:
-    """Ready datasets matching a text query and filters, in the default order."""
-    query = DatasetQuery(q=q, layer=layer, source=source, include_deleted=include_deleted)
-    return dataset_ordered(dataset_filter(query=query), query=query).select_related(
-        "source", "owner"
-    )

@@ -53,18 +53,25 @@ def search_parts(*, dataset: Dataset, tag_names: list[str]) -> tuple[str, str, s
     return first, " ".join(tag_names), rest
 
 
-def _search_write(dataset: Dataset) -> None:
-    tag_names = sorted(tag.name for tag in dataset.tags.all())
-    first, tags, rest = search_parts(dataset=dataset, tag_names=tag_names)
-    update: dict[str, Any] = {"search_text": f"{first}\n{tags}\n{rest}".lower()}
-    if connection.vendor == "postgresql":
+def search_columns(*, first: str, tags: str, rest: str, vendor: str) -> dict[str, Any]:
+    """The values of ``search_text`` (and ``search_vector`` on PostgreSQL) for an update."""
+    columns: dict[str, Any] = {"search_text": f"{first}\n{tags}\n{rest}".lower()}
+    if vendor == "postgresql":
         config = settings.LAKEWEB_SEARCH_CONFIG
-        update["search_vector"] = (
+        columns["search_vector"] = (
             SearchVector(Value(first), weight="A", config=config)
             + SearchVector(Value(tags), weight="B", config=config)
             + SearchVector(Value(rest), weight="C", config=config)
         )
-    Dataset.objects.filter(pk=dataset.pk).update(**update)
+    return columns
+
+
+def dataset_search_write(*, dataset: Dataset) -> None:
+    """Write a dataset's search document from its fields, tags and metadata."""
+    tag_names = sorted(tag.name for tag in dataset.tags.all())
+    first, tags, rest = search_parts(dataset=dataset, tag_names=tag_names)
+    columns = search_columns(first=first, tags=tags, rest=rest, vendor=connection.vendor)
+    Dataset.objects.filter(pk=dataset.pk).update(**columns)
 
 
 def folder_totals(files: Iterable[tuple[str, int]]) -> dict[str, list[int]]:
@@ -131,7 +138,7 @@ def dataset_index(*, dataset: Dataset, files: list[tuple[str, int]]) -> None:
 
     ``files`` are its (path, size) pairs, which sealing has read already.
     """
-    _search_write(dataset)
+    dataset_search_write(dataset=dataset)
     _folders_write(dataset, files)
     _tally_add(dataset, +1)
     catalog_version_bump()
@@ -188,7 +195,7 @@ def catalog_reindex(*, search: bool = True, folders: bool = True) -> dict[str, i
         for dataset in sealed.iterator(chunk_size=500):
             with transaction.atomic():
                 if search:
-                    _search_write(dataset)
+                    dataset_search_write(dataset=dataset)
                 if folders:
                     _folders_write(dataset, list(dataset.files.values_list("path", "size")))
             done += 1
