@@ -2,7 +2,8 @@
 
 Loads 1,000,000 datasets (five metadata fields each, realistic names and
 tags) and 5,000,000 files into PostgreSQL, starts lakeweb under gunicorn as
-compose.yaml runs it (3 sync workers), and measures over HTTP from loopback:
+compose.yaml runs it (3 sync workers, a shared Redis cache), and measures over
+HTTP from loopback:
 
 - the first catalog page, a text search, a layer + source filter, a
   ``field = value`` filter, page 10,000 of the list (by number and by
@@ -20,7 +21,8 @@ compose.yaml runs it (3 sync workers), and measures over HTTP from loopback:
     .venv/bin/python bench/catalog.py --datasets 20000 --files 100000   # a quick try
 
 DATABASE_URL picks the server (default: the local PostgreSQL, database
-``lakeweb_bench``, which is dropped and created again unless --reuse).
+``lakeweb_bench``, which is dropped and created again unless --reuse), and
+CACHE_URL the cache (default: the local Redis, database 14).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 PYTHON = sys.executable
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/lakeweb_bench"
+DEFAULT_CACHE = "redis://127.0.0.1:6379/14"
 BIG_TABLES = {"catalog_dataset", "catalog_datafile", "catalog_datafolder", "catalog_dataset_tags"}
 BIG_DATASET_FILES = 20_000
 
@@ -555,6 +558,9 @@ def measure(args: argparse.Namespace, env: dict[str, str]) -> None:
         ("API list", "/api/datasets/", api),
         ("API search", "/api/datasets/?" + urlencode({"q": word, "layer": "raw"}), api),
     ]
+    from django.core.cache import cache
+
+    cache.clear()  # nothing from an earlier run: every figure starts cold
     process, port = start_server(env)
     try:
         print(f"\n{'page':34} {'p50 ms':>8} {'p95 ms':>8} {'queries':>8}  target p95 < 50 ms")
@@ -607,8 +613,9 @@ def main() -> None:
     args = parser.parse_args()
     database_url = os.environ.get("DATABASE_URL", DEFAULT_DB)
     env = {**os.environ, "DATABASE_URL": database_url, "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-           "LAKEWEB_DATA_DIR": tempfile.mkdtemp(prefix="lakeweb-bench-"), "LOG_LEVEL": "WARNING"}  # fmt: skip
-    os.environ.update({k: env[k] for k in ("LAKEWEB_DATA_DIR",)})
+           "LAKEWEB_DATA_DIR": tempfile.mkdtemp(prefix="lakeweb-bench-"), "LOG_LEVEL": "WARNING",
+           "CACHE_URL": os.environ.get("CACHE_URL", DEFAULT_CACHE)}  # fmt: skip
+    os.environ.update({k: env[k] for k in ("LAKEWEB_DATA_DIR", "CACHE_URL")})
     if not args.reuse:
         print(f"loading {args.datasets:,} datasets and {args.files:,} files…", flush=True)
         began = time.monotonic()

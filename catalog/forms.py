@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 
 from .metadata import metadata_form_class
-from .models import Layer, MetadataForm, MetadataFormVersion, Source, Tag
+from .models import FieldType, Layer, MetadataForm, MetadataFormVersion, Source, Tag
 from .selectors.search import RELEVANCE, SORTS, DatasetQuery
 from .services.metadata_forms import MANDATORY_KEYS
 
@@ -181,6 +181,9 @@ class DatasetSearchForm(forms.Form):
     should say so rather than show everything.
     """
 
+    # Set by clean_field: the asked fields that some form makes multiple choice.
+    list_fields: frozenset[str] = frozenset()
+
     q = forms.CharField(required=False, max_length=200, strip=True)
     layer = forms.CharField(required=False)
     source = forms.CharField(required=False, max_length=50)
@@ -250,10 +253,13 @@ class DatasetSearchForm(forms.Form):
                     "letters, digits, '-' or '_', then '=', then a value)."
                 )
             pairs.append((name, value))
-        known = metadata_field_names() if pairs else set()
-        unknown = [name for name, _value in pairs if name not in known]
+        kinds = metadata_field_kinds() if pairs else {}
+        unknown = [name for name, _value in pairs if name not in kinds]
         if unknown:
             raise ValidationError(f"No metadata form has a field '{unknown[0]}'.")
+        self.list_fields = frozenset(
+            name for name, kind in kinds.items() if FieldType.MULTIPLE_CHOICE in kind
+        )
         return pairs
 
     def clean_sort(self) -> str:
@@ -290,6 +296,7 @@ class DatasetSearchForm(forms.Form):
             created_from=data["created_from"],
             created_to=data["created_to"],
             fields=tuple(data["field"]),
+            list_fields=self.list_fields if data["field"] else None,
             sort=sort,
         )
 
@@ -302,9 +309,11 @@ class DatasetSearchForm(forms.Form):
         ]
 
 
-def metadata_field_names() -> set[str]:
-    """Names ``field = value`` may use: every form version's fields and the mandatory keys."""
-    names = set(MANDATORY_KEYS)
+def metadata_field_kinds() -> dict[str, set[str]]:
+    """Names ``field = value`` may use (every form version's fields and the mandatory
+    keys), each with the field types forms give it."""
+    kinds: dict[str, set[str]] = {name: {FieldType.TEXT} for name in MANDATORY_KEYS}
     for fields in MetadataFormVersion.objects.values_list("fields", flat=True):
-        names.update(spec["name"] for spec in fields)
-    return names
+        for spec in fields:
+            kinds.setdefault(spec["name"], set()).add(spec["type"])
+    return kinds

@@ -298,10 +298,13 @@ class DatasetTally(models.Model):
 
 
 class CatalogVersion(models.Model):
-    """One row counting every change to what browsing shows (a dataset sealed or deleted).
+    """One row whose number changes with every change to what browsing shows.
 
-    Bumped by the indexing services in the sealing transaction; pages cache
-    what they render under it, so a cached page is never stale.
+    Set by the indexing services in the transaction that seals or deletes a
+    dataset; pages and tallies are cached under it, so nothing cached is
+    stale. Each change draws a new random number rather than adding one, so
+    a number never comes back: not after a database restore or reload either,
+    when a shared cache may still hold what an old number meant.
     """
 
     number = models.BigIntegerField(default=0)

@@ -77,8 +77,10 @@ class DatasetSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_tags(self, dataset: Dataset) -> list[str]:
-        # .all() keeps prefetched tags; a list of names reads better than ids.
-        return [tag.name for tag in dataset.tags.all()]
+        # Pages of results carry their tag names (selectors/paging.py); a single
+        # dataset has its tags prefetched. Names read better than ids.
+        names = getattr(dataset, "tag_names", None)
+        return names if names is not None else [tag.name for tag in dataset.tags.all()]
 
     def get_url(self, dataset: Dataset) -> str:
         request = self.context.get("request")

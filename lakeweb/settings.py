@@ -104,6 +104,19 @@ else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# --- Cache ----------------------------------------------------------------------
+# Rendered catalog results and tallies (keyed by catalog version), allauth's
+# login rate limits and, when shared, sessions. Without CACHE_URL each process
+# keeps its own: right for one machine. Several web processes or machines
+# should share one (compose: redis://redis:6379/1), so that rate limits hold
+# across them.
+CACHE_URL = env.str("CACHE_URL", default="")
+CACHES = {"default": env.cache_url_config(CACHE_URL or "locmemcache://")}
+if CACHE_URL:
+    # Sessions read from the shared cache, written through to the database.
+    # Not with per-process caches: a logout would not reach the other processes.
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+
 # --- Accounts -----------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",

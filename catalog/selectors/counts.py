@@ -3,18 +3,25 @@
 Counting every match of a broad search costs a scan of all of them, so:
 
 - when the filters are only layer, source and form, the tallies kept at
-  sealing answer exactly (a few hundred rows, whatever the catalog's size);
+  sealing answer exactly. Summed over months they are a few hundred rows,
+  read once per catalog version (``catalog_tallies``) and kept in the cache:
+  the tallies change only when the version does;
 - otherwise the matches are read up to ``COUNT_LIMIT``, and counted in full
   when there are no more than that;
 - beyond it the page says "more than 2,000" and shows no facet counts, the
   way search engines cap their totals.
+
+``dataset_months`` splits a tally-only search by month, for numbered pages
+in date order (``paging.py``).
 """
 
 from __future__ import annotations
 
+import datetime
 from collections import Counter
 from dataclasses import dataclass
 
+from django.core.cache import cache
 from django.db.models import Count, F, Sum
 
 from ..models import CatalogVersion, Dataset, DatasetTally, TagTally
@@ -22,6 +29,7 @@ from .search import DatasetQuery, dataset_filter
 
 COUNT_LIMIT = 2_000
 TOP_TAGS = 15
+TALLY_CACHE_SECONDS = 3600
 
 
 @dataclass(frozen=True)
@@ -45,35 +53,63 @@ def _tag_counts_of(matched_ids: object) -> Counter[str]:
     return Counter({row["tag__name"]: row["n"] for row in rows})
 
 
-def _tag_tally(query: DatasetQuery) -> Counter[str]:
-    rows = TagTally.objects.filter(datasets__gt=0)
-    if query.layer:
-        rows = rows.filter(layer=query.layer)
-    grouped = rows.values("tag__name").annotate(n=Sum("datasets")).order_by("-n", "tag__name")
-    return Counter({row["tag__name"]: row["n"] for row in grouped[:TOP_TAGS]})
+@dataclass(frozen=True)
+class CatalogTallies:
+    """The tallies summed over months: what tally-only searches are counted from."""
+
+    # (layer, source id, source slug, form id or None, ready datasets)
+    datasets: list[tuple[str, int, str, int | None, int]]
+    # (tag name, layer, ready datasets)
+    tags: list[tuple[str, str, int]]
+
+
+def catalog_tallies() -> CatalogTallies:
+    """The tallies of the current catalog version, read from the database once per version."""
+    key = f"catalog-tallies:{catalog_version()}"
+    tallies = cache.get(key)
+    if tallies is None:
+        rows = DatasetTally.objects.filter(datasets__gt=0).order_by()
+        tag_rows = TagTally.objects.filter(datasets__gt=0).order_by()
+        tallies = CatalogTallies(
+            datasets=list(
+                rows.values_list("layer", "source_id", "source__slug", "form_id").annotate(
+                    n=Sum("datasets")
+                )
+            ),
+            tags=list(tag_rows.values_list("tag__name", "layer", "datasets")),
+        )
+        cache.set(key, tallies, TALLY_CACHE_SECONDS)
+    return tallies
+
+
+def _tag_tally(tallies: CatalogTallies, query: DatasetQuery) -> Counter[str]:
+    tags: Counter[str] = Counter()
+    for name, layer, n in tallies.tags:
+        if not query.layer or layer == query.layer:
+            tags[name] += n
+    top = sorted(tags.items(), key=lambda item: (-item[1], item[0]))[:TOP_TAGS]
+    return Counter(dict(top))
 
 
 def _from_tallies(query: DatasetQuery) -> MatchCounts:
-    rows = DatasetTally.objects.filter(datasets__gt=0)
-    if query.layer:
-        rows = rows.filter(layer=query.layer)
-    if query.source:
-        rows = rows.filter(source__slug=query.source)
-    if query.form:
-        rows = rows.filter(form_id=query.form)
+    tallies = catalog_tallies()
     layers: Counter[str] = Counter()
     sources: Counter[int] = Counter()
     forms: Counter[int] = Counter()
-    for layer, source, form, n in (
-        rows.values_list("layer", "source_id", "form_id").annotate(n=Sum("datasets")).order_by()
-    ):
+    for layer, source, slug, form, n in tallies.datasets:
+        if (
+            (query.layer and layer != query.layer)
+            or (query.source and slug != query.source)
+            or (query.form and form != query.form)
+        ):
+            continue
         layers[layer] += n
         sources[source] += n
         if form:
             forms[form] += n
     total = sum(layers.values())
     if not (query.source or query.form):
-        tags = _tag_tally(query)
+        tags = _tag_tally(tallies, query)
     elif total <= COUNT_LIMIT:
         tags = _tag_counts_of(dataset_filter(query=query).values("pk"))
     else:
@@ -93,6 +129,23 @@ def _from_matches(query: DatasetQuery) -> MatchCounts:
     forms = Counter(form for _layer, _source, form in rows if form)
     tags = _tag_counts_of(matched.values("pk")) if rows else Counter()
     return MatchCounts(len(rows), True, layers, sources, forms, tags)
+
+
+def dataset_months(*, query: DatasetQuery) -> list[tuple[datetime.date, int]]:
+    """Ready datasets per month (local time) for a tally-only ``query``, oldest first."""
+    key = f"catalog-months:{catalog_version()}:{query.layer}:{query.source}:{query.form or ''}"
+    months = cache.get(key)
+    if months is None:
+        rows = DatasetTally.objects.filter(datasets__gt=0)
+        if query.layer:
+            rows = rows.filter(layer=query.layer)
+        if query.source:
+            rows = rows.filter(source__slug=query.source)
+        if query.form:
+            rows = rows.filter(form_id=query.form)
+        months = list(rows.values_list("month").annotate(n=Sum("datasets")).order_by("month"))
+        cache.set(key, months, TALLY_CACHE_SECONDS)
+    return months
 
 
 def catalog_version() -> int:

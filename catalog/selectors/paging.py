@@ -4,7 +4,12 @@ Next and previous pages are reached by *keyset*: the link carries the sort
 key of the last (or first) dataset shown, and the next page starts right
 after it in the sort's index, so page 40,000 costs what page 2 costs.
 Jumping straight to page N uses an offset over the index alone (ids first,
-then the 25 rows), which PostgreSQL answers from an index-only scan.
+then the 25 rows), which PostgreSQL answers from an index-only scan. In date
+order, when the tallies can count the matches (layer, source and form
+filters), the tallies' datasets per month say in which month page N starts:
+the offset then skips at most one month's datasets, not all pages before N.
+
+Each dataset on a page carries ``tag_names``, read in one query.
 
 Totals come from ``counts.py``: exact, or capped for broad searches.
 """
@@ -16,16 +21,20 @@ import binascii
 import datetime
 import json
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass, replace
 from typing import Any
 
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from ..models import Dataset
-from .counts import MatchCounts, dataset_counts
+from .counts import MatchCounts, dataset_counts, dataset_months
 from .search import RELEVANCE, SORTS, DatasetQuery, dataset_filter, dataset_ordered
 
 PAGE_SIZE = 25
+# Offsets smaller than this are cheap enough to skip in the index directly.
+MONTH_JUMP_FROM = 2_500
 
 
 class BadCursor(ValueError):
@@ -114,18 +123,53 @@ LIST_DEFERRED = ("search_text", "search_vector", "metadata", "manifest_digest")
 
 
 def _rows(datasets: QuerySet[Dataset]) -> QuerySet[Dataset]:
-    return datasets.select_related("source", "owner").prefetch_related("tags").defer(*LIST_DEFERRED)
+    return datasets.select_related("source", "owner").defer(*LIST_DEFERRED)
 
 
-def _offset_page(ordered: QuerySet[Dataset], number: int, size: int) -> tuple[list[Dataset], bool]:
-    start = (number - 1) * size
+def _with_tag_names(items: list[Dataset]) -> list[Dataset]:
+    """Set ``tag_names`` on each dataset: one query of names, no Tag objects."""
+    names: dict[uuid.UUID, list[str]] = defaultdict(list)
+    pairs = Dataset.tags.through.objects.filter(dataset_id__in=[item.pk for item in items])
+    for dataset_id, name in pairs.order_by("tag__name").values_list("dataset_id", "tag__name"):
+        names[dataset_id].append(name)
+    for item in items:
+        item.tag_names = names[item.pk]
+    return items
+
+
+def _month_start(month: datetime.date) -> datetime.datetime:
+    """Midnight starting ``month`` in the catalog's time zone, as the tallies bucket it."""
+    return timezone.make_aware(datetime.datetime.combine(month, datetime.time()))
+
+
+def _month_jump(
+    matched: QuerySet[Dataset], query: DatasetQuery, order: str, start: int
+) -> tuple[QuerySet[Dataset], int]:
+    """``matched`` from the month holding position ``start``, and the offset left in it."""
+    months = dataset_months(query=query)
+    newest_first = order == "newest"
+    if newest_first:
+        months = months[::-1]
+    before = 0  # datasets in the months ahead of this one in ``order``
+    for month, count in months:
+        if start < before + count:
+            if newest_first:
+                following = (month.replace(day=28) + datetime.timedelta(days=4)).replace(day=1)
+                return matched.filter(created_at__lt=_month_start(following)), start - before
+            return matched.filter(created_at__gte=_month_start(month)), start - before
+        before += count
+    return matched, start
+
+
+def _offset_page(ordered: QuerySet[Dataset], start: int, size: int) -> tuple[list[Dataset], bool]:
     if start == 0:
         items = list(_rows(ordered)[: size + 1])
-        return items[:size], len(items) > size
+        return _with_tag_names(items[:size]), len(items) > size
     # Deep offsets: skip over index entries only, then read the page's rows.
     ids = list(ordered.values_list("pk", flat=True)[start : start + size + 1])
     rows = {row.pk: row for row in _rows(Dataset.objects.filter(pk__in=ids[:size]))}
-    return [rows[pk] for pk in ids[:size] if pk in rows], len(ids) > size
+    items = [rows[pk] for pk in ids[:size] if pk in rows]
+    return _with_tag_names(items), len(ids) > size
 
 
 def dataset_page(
@@ -148,14 +192,23 @@ def dataset_page(
     if unranked:
         order = "newest"  # ranking every one of a broad search's matches is not a page's work
     matched = dataset_filter(query=query)
+    start = (number - 1) * size
+    if exact and start >= total > 0 and not (after or before):
+        # Past the last page: nothing to read (an offset there would skip every match).
+        return DatasetPage(
+            [], number, total, exact, order, False, True, unranked=unranked, size=size
+        )
     if order == RELEVANCE:
         ordered = dataset_ordered(matched, query=query)
-        items, more = _offset_page(ordered, number, size)
+        items, more = _offset_page(ordered, start, size)
         return DatasetPage(items, number, total, exact, order, more, number > 1, size=size)
     if after or before:
         page = _keyset_page(matched, order, number, size, after=after, before=before)
     else:
-        items, more = _offset_page(matched.order_by(*SORTS[order]), number, size)
+        skip = start
+        if start >= MONTH_JUMP_FROM and order in ("newest", "oldest") and query.tally_only:
+            matched, skip = _month_jump(matched, query, order, start)
+        items, more = _offset_page(matched.order_by(*SORTS[order]), skip, size)
         page = _with_cursors(items, number, order, more_after=more, more_before=number > 1)
     return replace(page, total=total, total_exact=exact, unranked=unranked, size=size)
 
@@ -173,7 +226,7 @@ def _keyset_page(
     forward = bool(after)
     beyond = matched.filter(_beyond(order, value, pk, forward=forward))
     ordering = SORTS[order] if forward else _reversed(order)
-    rows = list(_rows(beyond.order_by(*ordering))[: size + 1])
+    rows = _with_tag_names(list(_rows(beyond.order_by(*ordering))[: size + 1]))
     more = len(rows) > size
     if forward:
         return _with_cursors(rows[:size], number, order, more_after=more, more_before=True)

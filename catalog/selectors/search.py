@@ -5,11 +5,18 @@ written at sealing, see ``services/indexing.py``) and ``field = value``
 through ``metadata @> …`` (a GIN ``jsonb_path_ops`` index). Other databases
 (the embedded SQLite) fall back to substring matching and ``json_each``:
 slower, but the same answers for the words and values people type.
+
+A hyphenated word ("time-lapse") is parsed by PostgreSQL into the compound
+and its parts, and a query asks for them as a phrase. GIN cannot check a
+phrase, so every candidate row would be read again; the compound alone
+matches exactly the same datasets, so ``text_query`` asks for that.
 """
 
 from __future__ import annotations
 
 import datetime
+import functools
+import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -53,6 +60,8 @@ class DatasetQuery:
     created_from: datetime.date | None = None
     created_to: datetime.date | None = None
     fields: tuple[tuple[str, str], ...] = ()
+    # Field names some form makes multiple choice (values are lists); None: unknown.
+    list_fields: frozenset[str] | None = None
     sort: str = ""
     include_deleted: bool = False
 
@@ -81,10 +90,37 @@ def _postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
+class _ParsedQuery(SearchQuery):
+    """A tsquery in PostgreSQL's text form, already parsed: cast, not parsed again."""
+
+    template = "(%(expressions)s)::tsquery"
+
+
+# 'time-lapse' <-> 'time' <-> 'lapse': a compound and its parts, when it is a
+# whole phrase (a longer phrase counts positions, so its parts must stay).
+_LEXEME = r"'(?:[^']|'')+'"
+_COMPOUND_PHRASE = re.compile(rf"(?<!> )({_LEXEME})((?: <-> {_LEXEME})+)(?! <)")
+
+
+def _compound_only(match: re.Match[str]) -> str:
+    compound = match.group(1)[1:-1]
+    parts = [part[1:-1] for part in re.findall(_LEXEME, match.group(2))]
+    return match.group(1) if "-".join(parts) == compound else match.group(0)
+
+
+@functools.lru_cache(maxsize=1024)
+def _tsquery_text(config: str, terms: str) -> str:
+    """``terms`` in web-search syntax, parsed by PostgreSQL, hyphenated words as compounds."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT websearch_to_tsquery(%s::regconfig, %s)::text", [config, terms])
+        text = cursor.fetchone()[0]
+    return _COMPOUND_PHRASE.sub(_compound_only, text)
+
+
 def text_query(q: str) -> SearchQuery:
     """Web-search syntax: words (all must match), "a phrase", or, -excluded."""
     terms = " ".join(q.split()[:MAX_TERMS])
-    return SearchQuery(terms, search_type="websearch", config=settings.LAKEWEB_SEARCH_CONFIG)
+    return _ParsedQuery(_tsquery_text(settings.LAKEWEB_SEARCH_CONFIG, terms))
 
 
 def _text_filter(datasets: QuerySet[Dataset], q: str) -> QuerySet[Dataset]:
@@ -115,14 +151,16 @@ def value_candidates(value: str) -> list[Any]:
     return candidates
 
 
-def _field_filter_postgres(name: str, value: str) -> Q:
+def _field_filter_postgres(name: str, value: str, *, listed: bool) -> Q:
     # Each candidate is one containment test the GIN index answers; lists
-    # (multiple choice) contain the value as an element.
+    # (multiple choice) contain the value as an element. The index cannot tell
+    # a list from a scalar, so the list test is made only for list fields.
     condition = Q()
     for candidate in value_candidates(value):
         condition |= Q(metadata__contains={name: candidate})
         condition |= Q(metadata__contains={"experiments": [{name: candidate}]})
-        condition |= Q(metadata__contains={"experiments": [{name: [candidate]}]})
+        if listed:
+            condition |= Q(metadata__contains={"experiments": [{name: [candidate]}]})
     return condition
 
 
@@ -192,9 +230,12 @@ def dataset_filter(*, query: DatasetQuery) -> QuerySet[Dataset]:
         datasets = datasets.filter(owner_id=query.owner)
     datasets = datasets.filter(_date_bounds(query))
     datasets = _tag_filter(datasets, query.tags)
-    field_filter = _field_filter_postgres if _postgres() else _field_filter_sqlite
     for name, value in query.fields:
-        datasets = datasets.filter(field_filter(name, value))
+        if _postgres():
+            listed = query.list_fields is None or name in query.list_fields
+            datasets = datasets.filter(_field_filter_postgres(name, value, listed=listed))
+        else:
+            datasets = datasets.filter(_field_filter_sqlite(name, value))
     if query.q:
         datasets = _text_filter(datasets, query.q)
     return datasets.order_by()

@@ -11,6 +11,7 @@ rebuilds all of it from the datasets themselves.
 
 from __future__ import annotations
 
+import secrets
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date
@@ -127,9 +128,10 @@ def _tally_add(dataset: Dataset, sign: int) -> None:
 
 
 def catalog_version_bump() -> None:
-    """A new catalog version: pages cached under the old one are no longer used."""
-    if not CatalogVersion.objects.filter(pk=1).update(number=F("number") + 1):
-        CatalogVersion.objects.get_or_create(pk=1, defaults={"number": 1})
+    """A new catalog version: what was cached under the old one is no longer used."""
+    number = secrets.randbits(62)
+    if not CatalogVersion.objects.filter(pk=1).update(number=number):
+        CatalogVersion.objects.update_or_create(pk=1, defaults={"number": number})
 
 
 @transaction.atomic

@@ -21,7 +21,10 @@ from catalog.models import (
     Dataset,
     DatasetStatus,
 )
-from catalog.selectors import DatasetQuery
+from catalog.selectors import DatasetQuery, paging
+from catalog.selectors import search as search_module
+from catalog.selectors.search import SORTS
+from catalog.services.indexing import catalog_reindex
 
 from .factories import sealed_dataset as make
 
@@ -56,6 +59,37 @@ def search(client, **params):
 )
 def test_text_search(client_for, lab, q, expected) -> None:
     assert sorted(names(search(client_for("viewer"), q=q))) == expected
+
+
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        ("time-lapse", ["HeLa time-lapse"]),
+        ("hela time-lapse", ["HeLa time-lapse"]),
+        ('"hela time-lapse"', ["HeLa time-lapse"]),
+        ("microscopy -time-lapse", ["Yeast growth curve"]),
+        ("lapse-time", []),
+    ],
+)
+def test_hyphenated_words(client_for, lab, q, expected) -> None:
+    assert sorted(names(search(client_for("viewer"), q=q))) == expected
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's text search parser")
+@pytest.mark.parametrize(
+    ("terms", "tsquery"),
+    [
+        # A compound stands for its parts' phrase: GIN answers it without rechecking rows.
+        ("hela time-lapse", "'hela' & 'time-lapse'"),
+        ("-time-lapse hela", "!( 'time-lapse' ) & 'hela'"),
+        ("x-ray-beam", "'x-ray-beam'"),
+        # Inside a longer phrase the parts keep the positions the phrase counts.
+        ('"a time-lapse movie"', "'a' <-> 'time-lapse' <-> 'time' <-> 'lapse' <-> 'movie'"),
+        ("hela time", "'hela' & 'time'"),
+    ],
+)
+def test_hyphenated_words_become_compounds(terms, tsquery) -> None:
+    assert search_module._tsquery_text("simple", terms) == tsquery
 
 
 @pytest.mark.parametrize(
@@ -177,6 +211,58 @@ def test_page_past_the_end_is_empty_not_an_error(client_for, many) -> None:
     assert names(response) == [] and "No datasets on this page" in response.content.decode()
 
 
+def test_a_page_past_the_end_reads_no_datasets(many) -> None:
+    # An offset past the last match would skip through every one of them.
+    with CaptureQueriesContext(connection) as captured:
+        page = selectors.dataset_page(query=DatasetQuery(), number=10_000)
+    assert page.items == [] and page.has_previous and not page.has_next
+    assert not [q for q in captured.captured_queries if "OFFSET" in q["sql"].upper()]
+
+
+def _aware(year: int, month: int, day: int, hour: int = 0, second: int = 0) -> datetime.datetime:
+    return timezone.make_aware(datetime.datetime(year, month, day, hour, 0, second))
+
+
+@pytest.mark.parametrize("sort", ["newest", "oldest"])
+@pytest.mark.parametrize("layer", ["", "raw"])
+def test_deep_pages_found_by_month_are_the_offset_pages(
+    member, monkeypatch, settings, sort, layer
+) -> None:
+    """Numbered pages in date order start from the tallies' months; same rows as an offset."""
+    settings.TIME_ZONE = "Europe/Berlin"  # months begin at local midnight, not UTC's
+    made = [
+        make(member, name=f"M{n:02}", layer="processed" if n % 4 == 0 else "raw") for n in range(26)
+    ]
+    # Spread over five months, with datasets either side of local month starts.
+    stamps = [_aware(2026, 1 + n % 5, 1 + (n * 3) % 27, hour=n % 24) for n in range(22)]
+    stamps += [_aware(2026, 3, 1), _aware(2026, 2, 28, 23, 59), _aware(2026, 4, 1)]
+    stamps += [_aware(2026, 3, 31, 23, 59)]
+    for dataset, stamp in zip(made, stamps, strict=True):
+        Dataset.objects.filter(pk=dataset.pk).update(created_at=stamp)
+    catalog_reindex(search=False, folders=False)  # tallies by local month
+    jumps = []
+    real_jump = paging._month_jump
+    monkeypatch.setattr(paging, "MONTH_JUMP_FROM", 1)
+    monkeypatch.setattr(
+        paging, "_month_jump", lambda *args: jumps.append(args[-1]) or real_jump(*args)
+    )
+
+    query = DatasetQuery(layer=layer, sort=sort)
+    expected = list(
+        selectors.dataset_filter(query=query).order_by(*SORTS[sort]).values_list("pk", flat=True)
+    )
+    assert len(expected) == (19 if layer else 26)
+    got, number = [], 1
+    while True:
+        page = selectors.dataset_page(query=query, number=number, size=3)
+        got += [dataset.pk for dataset in page.items]
+        if not page.has_next:
+            break
+        number += 1
+    assert got == expected
+    assert jumps == [3 * n for n in range(1, number)]  # every page after the first
+
+
 def test_first_page_runs_the_same_queries_for_5_or_60_datasets(
     client_for, member, imaging_form
 ) -> None:
@@ -234,6 +320,19 @@ def test_a_deleted_dataset_leaves_the_facets(client_for, lab, curator) -> None:
     response = search(client_for("viewer"))
     assert facet_counts(response, "layers") == {"raw": 2}
     assert "processed" not in facet_counts(response, "layers")
+
+
+def test_counts_read_once_per_catalog_version(lab, member, curator) -> None:
+    query = DatasetQuery()
+    before = selectors.dataset_counts(query=query)
+    with CaptureQueriesContext(connection) as again:
+        assert selectors.dataset_counts(query=query) == before
+    assert not [q for q in again.captured_queries if "tally" in q["sql"]]
+    added = make(member, name="One more", layer="processed", tags=["hela"])
+    after = selectors.dataset_counts(query=query)
+    assert after.total == 4 and after.layers["processed"] == 2 and after.tags["hela"] == 2
+    services.dataset_delete(dataset=added, user=curator)
+    assert selectors.dataset_counts(query=query) == before
 
 
 def test_broad_searches_stop_counting(client_for, many, monkeypatch) -> None:
