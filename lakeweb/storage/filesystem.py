@@ -123,12 +123,17 @@ class FilesystemLayerStore(LayerStore):
         self, key: str, upload_id: str, *, number: int, offset: int, data: bytes
     ) -> dict[str, Any]:
         # Parts are written in place at their offset: no second copy on disk.
+        # Each part is on disk before this returns: the upload then records the
+        # part as received (and the hash past it), so a crash must not lose it.
         try:
             fd = os.open(self._staging(upload_id), os.O_WRONLY)
         except FileNotFoundError as exc:
             raise StorageError(f"upload {upload_id} is gone") from exc
         try:
             os.pwrite(fd, data, offset)
+            os.fdatasync(fd)
+        except OSError as exc:
+            raise StorageError(f"could not write part {number} of {key}: {exc}") from exc
         finally:
             os.close(fd)
         return {"PartNumber": number, "Size": len(data)}

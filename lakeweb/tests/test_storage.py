@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 
 import pytest
 
+from conftest import read_object
 from lakeweb.storage import StorageError, layer_store
 
 
@@ -54,3 +56,31 @@ def test_save_hashes_what_it_stores_and_copy_verifies(request, backend: str) -> 
 def test_missing_object_is_a_storage_error(s3_lake) -> None:
     with pytest.raises(StorageError):
         layer_store("raw").copy_to("nope", layer_store("processed"), "nope")
+
+
+def test_filesystem_parts_are_on_disk_before_they_count(filesystem_lake, monkeypatch) -> None:
+    """A part is flushed before part_upload_write returns: the upload then records it
+    as received and hashes past it, so a crash must not lose it from the staging file."""
+    store = layer_store("raw")
+    store.ensure()
+    upload_id = store.part_upload_begin("d/big.bin", content_type="application/octet-stream")
+    flushed = []
+    real_fdatasync = os.fdatasync
+
+    def fdatasync(fd: int) -> None:
+        flushed.append(os.fstat(fd).st_size)
+        real_fdatasync(fd)
+
+    monkeypatch.setattr(os, "fdatasync", fdatasync)
+    first = store.part_upload_write("d/big.bin", upload_id, number=1, offset=0, data=b"a" * 10)
+    second = store.part_upload_write("d/big.bin", upload_id, number=2, offset=10, data=b"b" * 5)
+    assert flushed == [10, 15]  # each part flushed, after it was written
+    store.part_upload_complete("d/big.bin", upload_id, [first, second])
+    assert read_object("raw", "d/big.bin") == b"a" * 10 + b"b" * 5
+
+
+def test_a_part_that_cannot_be_written_is_a_storage_error(filesystem_lake) -> None:
+    store = layer_store("raw")
+    store.ensure()
+    with pytest.raises(StorageError, match="is gone"):
+        store.part_upload_write("d/x.bin", "nosuchupload", number=1, offset=0, data=b"x")
