@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.contrib.postgres.search import SearchVectorField
@@ -327,6 +329,38 @@ class TagTally(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tag_id}/{self.layer}: {self.datasets}"
+
+
+class FieldValueTally(models.Model):
+    """Ready datasets per metadata field value and layer (kept like DatasetTally).
+
+    Tells a ``field = value`` search that it surely matches more datasets than
+    the catalog counts, without reading them. It may count *fewer* datasets
+    than have a value (values longer than ``value``'s length are not kept, nor
+    datasets sealed before it existed until ``catalog_reindex``), never more:
+    only a lower bound is ever read from it.
+    """
+
+    name = models.CharField(max_length=64)
+    value = models.CharField(max_length=200, help_text="The value as JSON text.")
+    in_list = models.BooleanField(default=False, help_text="An element of a multiple choice.")
+    layer = models.CharField(max_length=16, choices=Layer.choices)
+    datasets = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["name", "value", "in_list", "layer"], name="fieldvaluetally_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}={self.value}/{self.layer}: {self.datasets}"
+
+    @staticmethod
+    def text_of(value: Any) -> str:
+        """A metadata value as this tally keys it: its JSON text."""
+        return json.dumps(value, ensure_ascii=False)
 
 
 class UploadFile(models.Model):

@@ -7,7 +7,9 @@ Counting every match of a broad search costs a scan of all of them, so:
   read once per catalog version (``catalog_tallies``) and kept in the cache:
   the tallies change only when the version does;
 - otherwise the matches are read up to ``COUNT_LIMIT``, and counted in full
-  when there are no more than that;
+  when there are no more than that; a lone ``field = value`` (with a layer or
+  not) first asks the value tally, and when that already counts more than
+  ``COUNT_LIMIT`` datasets with the value the matches are not read;
 - beyond it the page says "more than 2,000" and shows no facet counts, the
   way search engines cap their totals.
 
@@ -24,8 +26,8 @@ from dataclasses import dataclass
 from django.core.cache import cache
 from django.db.models import Count, F, Sum
 
-from ..models import CatalogVersion, Dataset, DatasetTally, TagTally
-from .search import DatasetQuery, dataset_filter
+from ..models import CatalogVersion, Dataset, DatasetTally, FieldValueTally, TagTally
+from .search import DatasetQuery, dataset_filter, value_candidates
 
 COUNT_LIMIT = 2_000
 TOP_TAGS = 15
@@ -153,6 +155,37 @@ def catalog_version() -> int:
     return CatalogVersion.objects.filter(pk=1).values_list("number", flat=True).first() or 0
 
 
+def _surely_more(query: DatasetQuery) -> bool:
+    """Whether the value tally counts more than COUNT_LIMIT matches of a lone field = value."""
+    narrowed = (
+        query.q
+        or query.tags
+        or query.owner
+        or query.created_from
+        or query.created_to
+        or query.include_deleted
+        or query.source
+        or query.form
+    )
+    if len(query.fields) != 1 or narrowed:
+        return False
+    name, value = query.fields[0]
+    texts = [FieldValueTally.text_of(candidate) for candidate in value_candidates(value)]
+    rows = FieldValueTally.objects.filter(name=name, value__in=texts)
+    if query.list_fields is not None and name not in query.list_fields:
+        rows = rows.filter(in_list=False)  # the search does not look into lists either
+    if query.layer:
+        rows = rows.filter(layer=query.layer)
+    # Each (value, in a list) row counts distinct datasets per layer; any one of
+    # them is a lower bound of the search's matches.
+    per_key = rows.values("value", "in_list").annotate(n=Sum("datasets")).order_by()
+    return max((row["n"] for row in per_key), default=0) > COUNT_LIMIT
+
+
 def dataset_counts(*, query: DatasetQuery) -> MatchCounts:
     """The number of matches (exact, or COUNT_LIMIT when more) and the facet counts."""
-    return _from_tallies(query) if query.tally_only else _from_matches(query)
+    if query.tally_only:
+        return _from_tallies(query)
+    if _surely_more(query):
+        return MatchCounts(COUNT_LIMIT, False)
+    return _from_matches(query)

@@ -2,7 +2,8 @@
 
 - the search document (``search_text``, and ``search_vector`` on PostgreSQL);
 - the folders of its file tree with their counts and sizes;
-- the tallies behind facet counts, the dashboard and the stats API.
+- the tallies behind facet counts, the dashboard and the stats API
+  (``tallies.py``).
 
 Written when a dataset is sealed and undone when it is deleted, in the same
 transaction, so that no reader sees one without the other. ``catalog_reindex``
@@ -14,17 +15,23 @@ from __future__ import annotations
 import secrets
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import date
 from typing import Any
 
 from django.conf import settings
 from django.contrib.postgres.search import SearchVector
 from django.db import connection, transaction
-from django.db.models import Count, F, Sum, Value
-from django.db.models.functions import TruncMonth
-from django.utils import timezone
+from django.db.models import Value
 
-from ..models import CatalogVersion, DataFolder, Dataset, DatasetStatus, DatasetTally, TagTally
+from ..models import (
+    CatalogVersion,
+    DataFolder,
+    Dataset,
+    DatasetStatus,
+    DatasetTally,
+    FieldValueTally,
+    TagTally,
+)
+from .tallies import tallies_add, tallies_rebuild
 
 # A tsvector holds at most 1 MB; metadata beyond this much text is not searched.
 SEARCH_TEXT_MAX = 100_000
@@ -106,27 +113,6 @@ def _folders_write(dataset: Dataset, files: list[tuple[str, int]]) -> None:
     )
 
 
-def _month(dataset: Dataset) -> date:
-    return timezone.localtime(dataset.created_at).date().replace(day=1)
-
-
-def _tally_add(dataset: Dataset, sign: int) -> None:
-    form_id = dataset.form_version.form_id if dataset.form_version_id else None
-    key = {
-        "layer": dataset.layer,
-        "source_id": dataset.source_id,
-        "form_id": form_id,
-        "month": _month(dataset),
-    }
-    row, _ = DatasetTally.objects.get_or_create(**key)
-    DatasetTally.objects.filter(pk=row.pk).update(
-        datasets=F("datasets") + sign, bytes=F("bytes") + sign * dataset.total_size
-    )
-    for tag in dataset.tags.all():
-        tag_row, _ = TagTally.objects.get_or_create(tag=tag, layer=dataset.layer)
-        TagTally.objects.filter(pk=tag_row.pk).update(datasets=F("datasets") + sign)
-
-
 def catalog_version_bump() -> None:
     """A new catalog version: what was cached under the old one is no longer used."""
     number = secrets.randbits(62)
@@ -142,7 +128,7 @@ def dataset_index(*, dataset: Dataset, files: list[tuple[str, int]]) -> None:
     """
     dataset_search_write(dataset=dataset)
     _folders_write(dataset, files)
-    _tally_add(dataset, +1)
+    tallies_add(dataset=dataset, sign=+1)
     catalog_version_bump()
 
 
@@ -150,37 +136,8 @@ def dataset_index(*, dataset: Dataset, files: list[tuple[str, int]]) -> None:
 def dataset_unindex(*, dataset: Dataset) -> None:
     """Take a sealed dataset that is being deleted out of folders and tallies."""
     dataset.folders.all().delete()
-    _tally_add(dataset, -1)
+    tallies_add(dataset=dataset, sign=-1)
     catalog_version_bump()
-
-
-def _tallies_rebuild() -> None:
-    DatasetTally.objects.all().delete()
-    TagTally.objects.all().delete()
-    ready = Dataset.objects.filter(status=DatasetStatus.READY).order_by()
-    rows = ready.values(
-        "layer", "source_id", form_id=F("form_version__form_id"), day=TruncMonth("created_at")
-    ).annotate(n=Count("id"), size=Sum("total_size"))
-    DatasetTally.objects.bulk_create(
-        DatasetTally(
-            layer=row["layer"],
-            source_id=row["source_id"],
-            form_id=row["form_id"],
-            month=row["day"].date() if hasattr(row["day"], "date") else row["day"],
-            datasets=row["n"],
-            bytes=row["size"] or 0,
-        )
-        for row in rows
-    )
-    tag_rows = (
-        Dataset.tags.through.objects.filter(dataset__status=DatasetStatus.READY)
-        .values("tag_id", layer=F("dataset__layer"))
-        .annotate(n=Count("dataset_id"))
-        .order_by()
-    )
-    TagTally.objects.bulk_create(
-        TagTally(tag_id=row["tag_id"], layer=row["layer"], datasets=row["n"]) for row in tag_rows
-    )
 
 
 def catalog_reindex(*, search: bool = True, folders: bool = True) -> dict[str, int]:
@@ -189,7 +146,7 @@ def catalog_reindex(*, search: bool = True, folders: bool = True) -> dict[str, i
     For datasets written before indexing existed, and after bulk loads.
     """
     with transaction.atomic():
-        _tallies_rebuild()
+        tallies_rebuild()
         catalog_version_bump()
     done = 0
     sealed = Dataset.objects.filter(status=DatasetStatus.READY).prefetch_related("tags")
@@ -205,4 +162,5 @@ def catalog_reindex(*, search: bool = True, folders: bool = True) -> dict[str, i
         "datasets": done,
         "tallies": DatasetTally.objects.count(),
         "tag_tallies": TagTally.objects.count(),
+        "value_tallies": FieldValueTally.objects.count(),
     }

@@ -7,6 +7,7 @@ containment); the answers must be the same on both.
 from __future__ import annotations
 
 import datetime
+import json
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -20,6 +21,7 @@ from catalog import selectors, services
 from catalog.models import (
     Dataset,
     DatasetStatus,
+    FieldValueTally,
 )
 from catalog.selectors import DatasetQuery, paging
 from catalog.selectors import search as search_module
@@ -333,6 +335,56 @@ def test_counts_read_once_per_catalog_version(lab, member, curator) -> None:
     assert after.total == 4 and after.layers["processed"] == 2 and after.tags["hela"] == 2
     services.dataset_delete(dataset=added, user=curator)
     assert selectors.dataset_counts(query=query) == before
+
+
+def value_tallies() -> dict[tuple[str, str, bool, str], int]:
+    rows = FieldValueTally.objects.filter(datasets__gt=0)
+    return {(r.name, r.value, r.in_list, r.layer): r.datasets for r in rows}
+
+
+def test_value_tally_counts_what_field_searches_match(lab, member, curator) -> None:
+    tallies = value_tallies()
+    assert tallies[("operator", '"alice"', False, "raw")] == 1
+    assert tallies[("channels", '"red"', True, "raw")] == 2  # elements of multiple choices
+    assert tallies[("magnification", "100", False, "raw")] == 1
+    assert tallies[("stained", "true", False, "raw")] == 1
+    assert tallies[("source", '"instrument"', False, "processed")] == 1  # a top-level key
+    # Sealing and deleting keep it equal to a rebuild from the datasets themselves.
+    extra = make(member, name="Another", experiment={"operator": "alice"})
+    assert value_tallies()[("operator", '"alice"', False, "raw")] == 2
+    services.dataset_delete(dataset=lab["spectra"], user=curator)
+    kept = value_tallies()
+    catalog_reindex(search=False, folders=False)
+    assert value_tallies() == kept
+    assert extra.pk  # still counted after the rebuild
+    # Never more than the search finds: the tally is read as a lower bound.
+    for (name, text, _in_list, layer), n in kept.items():
+        value = json.loads(text)
+        typed = ("yes" if value else "no") if isinstance(value, bool) else str(value)
+        query = DatasetQuery(layer=layer, fields=((name, typed),))
+        assert n <= selectors.dataset_filter(query=query).count()
+
+
+def test_a_lone_common_field_value_is_not_read_to_be_counted(
+    client_for, member, imaging_form, monkeypatch
+) -> None:
+    monkeypatch.setattr("catalog.selectors.counts.COUNT_LIMIT", 2)
+    for n in range(3):
+        make(member, name=f"P{n}", form=imaging_form, experiment={"operator": "priya"})
+    make(member, name="Q", form=imaging_form, experiment={"operator": "quinn"})
+    client = client_for("viewer")
+    with CaptureQueriesContext(connection) as broad:
+        page = search(client, field="operator=priya").context["page"]
+    assert (page.total, page.total_exact, len(page.items)) == (2, False, 3)
+    probes = [q for q in broad.captured_queries if "LIMIT 3" in q["sql"].upper()]
+    assert not probes  # the tally knew: 3 datasets have the value
+    with CaptureQueriesContext(connection) as narrow:
+        page = search(client, field="operator=quinn").context["page"]
+    assert (page.total, page.total_exact) == (1, True)
+    assert [q for q in narrow.captured_queries if "LIMIT 3" in q["sql"].upper()]
+    # With another filter the tally bounds nothing: the matches are read.
+    page = search(client, field="operator=priya", owner="member@lab.example").context["page"]
+    assert (page.total, page.total_exact) == (2, False)
 
 
 def test_broad_searches_stop_counting(client_for, many, monkeypatch) -> None:

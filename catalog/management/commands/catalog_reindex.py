@@ -25,5 +25,5 @@ class Command(BaseCommand):
         result = catalog_reindex(search=not only, folders=not only)
         self.stdout.write(
             f"Reindexed {result['datasets']} datasets; {result['tallies']} tallies, "
-            f"{result['tag_tallies']} tag tallies."
+            f"{result['tag_tallies']} tag tallies, {result['value_tallies']} value tallies."
         )
