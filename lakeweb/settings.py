@@ -119,6 +119,8 @@ if CACHE_URL:
 
 # --- Accounts -----------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
+    # ModelBackend, with permissions read in one query (the backends after it reuse them).
+    "lakeweb.permissions.OneQueryPermissions",
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
 ]

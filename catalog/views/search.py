@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -16,7 +18,8 @@ from ..selectors.paging import BadCursor
 from ..selectors.search import RELEVANCE, SORTS
 
 # The results of a search under one catalog version never change, and every
-# browsing user sees the same ones: the rendered results are kept this long.
+# browsing user sees the same ones: the rendered form and results are kept this
+# long. (The form list and source names in them may lag an admin's edit by as much.)
 RESULTS_CACHE_SECONDS = 600
 
 SORT_LABELS = {
@@ -34,26 +37,39 @@ assert set(SORT_LABELS) == {RELEVANCE, *SORTS}
 @browse_required
 def dataset_list(request: HttpRequest) -> HttpResponse:
     form = DatasetSearchForm(request.GET)
+    if not form.is_valid():
+        return _page(request, _search(request, form, errors=form.error_messages()), status=400)
+    key = f"catalog-search:{selectors.catalog_version()}:{request.get_full_path()}"
+    search = cache.get(key)
+    if search is None:
+        try:
+            results = _results(request, form)
+        except BadCursor as exc:
+            return _page(request, _search(request, form, errors=[str(exc)]), status=400)
+        search = _search(request, form, results=results)
+        cache.set(key, search, RESULTS_CACHE_SECONDS)
+    return _page(request, search)
+
+
+def _page(request: HttpRequest, search: str, *, status: int = 200) -> HttpResponse:
+    # Only the heading (what this user may do) is rendered for each request.
+    return render(request, "catalog/dataset_list.html", {"search": search}, status=status)
+
+
+def _search(
+    request: HttpRequest, form: DatasetSearchForm, *, results: str = "", errors: Sequence[str] = ()
+) -> str:
+    """The search form with its results (or what is wrong with the query)."""
     context = {
         "form": form,
         "layers": Layer.values,
         "sorts": SORT_LABELS,
-        "forms": selectors.metadata_forms_all(),
+        "forms": selectors.metadata_forms_all().values("pk", "name"),
+        "results": results,
+        "errors": errors,
+        "advanced": not errors and _advanced(form.query()),
     }
-    if not form.is_valid():
-        context["errors"] = form.error_messages()
-        return render(request, "catalog/dataset_list.html", context, status=400)
-    key = f"catalog-results:{selectors.catalog_version()}:{request.get_full_path()}"
-    results = cache.get(key)
-    if results is None:
-        try:
-            results = _results(request, form)
-        except BadCursor as exc:
-            context["errors"] = [str(exc)]
-            return render(request, "catalog/dataset_list.html", context, status=400)
-        cache.set(key, results, RESULTS_CACHE_SECONDS)
-    context |= {"results": results, "advanced": _advanced(form.query())}
-    return render(request, "catalog/dataset_list.html", context)
+    return render_to_string("catalog/_search.html", context, request)
 
 
 def _results(request: HttpRequest, form: DatasetSearchForm) -> str:
