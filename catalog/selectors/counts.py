@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.core.cache import cache
 from django.db.models import Count, F, Sum
@@ -43,6 +43,8 @@ class MatchCounts:
     sources: Counter[int] | None = None
     forms: Counter[int] | None = None
     tags: Counter[str] | None = None
+    # The catalog version the tallies were read under (tally-only searches).
+    version: int | None = field(default=None, compare=False)
 
 
 def _tag_counts_of(matched_ids: object) -> Counter[str]:
@@ -65,9 +67,9 @@ class CatalogTallies:
     tags: list[tuple[str, str, int]]
 
 
-def catalog_tallies() -> CatalogTallies:
-    """The tallies of the current catalog version, read from the database once per version."""
-    key = f"catalog-tallies:{catalog_version()}"
+def catalog_tallies(*, version: int | None = None) -> CatalogTallies:
+    """The tallies of the catalog ``version`` (default: the current one), read once per version."""
+    key = f"catalog-tallies:{catalog_version() if version is None else version}"
     tallies = cache.get(key)
     if tallies is None:
         rows = DatasetTally.objects.filter(datasets__gt=0).order_by()
@@ -93,8 +95,8 @@ def _tag_tally(tallies: CatalogTallies, query: DatasetQuery) -> Counter[str]:
     return Counter(dict(top))
 
 
-def _from_tallies(query: DatasetQuery) -> MatchCounts:
-    tallies = catalog_tallies()
+def _from_tallies(query: DatasetQuery, version: int) -> MatchCounts:
+    tallies = catalog_tallies(version=version)
     layers: Counter[str] = Counter()
     sources: Counter[int] = Counter()
     forms: Counter[int] = Counter()
@@ -116,7 +118,7 @@ def _from_tallies(query: DatasetQuery) -> MatchCounts:
         tags = _tag_counts_of(dataset_filter(query=query).values("pk"))
     else:
         tags = None
-    return MatchCounts(total, True, layers, sources, forms, tags)
+    return MatchCounts(total, True, layers, sources, forms, tags, version=version)
 
 
 def _from_matches(query: DatasetQuery) -> MatchCounts:
@@ -133,9 +135,12 @@ def _from_matches(query: DatasetQuery) -> MatchCounts:
     return MatchCounts(len(rows), True, layers, sources, forms, tags)
 
 
-def dataset_months(*, query: DatasetQuery) -> list[tuple[datetime.date, int]]:
+def dataset_months(
+    *, query: DatasetQuery, version: int | None = None
+) -> list[tuple[datetime.date, int]]:
     """Ready datasets per month (local time) for a tally-only ``query``, oldest first."""
-    key = f"catalog-months:{catalog_version()}:{query.layer}:{query.source}:{query.form or ''}"
+    version = catalog_version() if version is None else version
+    key = f"catalog-months:{version}:{query.layer}:{query.source}:{query.form or ''}"
     months = cache.get(key)
     if months is None:
         rows = DatasetTally.objects.filter(datasets__gt=0)
@@ -182,10 +187,13 @@ def _surely_more(query: DatasetQuery) -> bool:
     return max((row["n"] for row in per_key), default=0) > COUNT_LIMIT
 
 
-def dataset_counts(*, query: DatasetQuery) -> MatchCounts:
-    """The number of matches (exact, or COUNT_LIMIT when more) and the facet counts."""
+def dataset_counts(*, query: DatasetQuery, version: int | None = None) -> MatchCounts:
+    """The number of matches (exact, or COUNT_LIMIT when more) and the facet counts.
+
+    ``version`` is the catalog version when the caller has read it already.
+    """
     if query.tally_only:
-        return _from_tallies(query)
+        return _from_tallies(query, catalog_version() if version is None else version)
     if _surely_more(query):
         return MatchCounts(COUNT_LIMIT, False)
     return _from_matches(query)

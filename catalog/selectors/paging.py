@@ -143,10 +143,10 @@ def _month_start(month: datetime.date) -> datetime.datetime:
 
 
 def _month_jump(
-    matched: QuerySet[Dataset], query: DatasetQuery, order: str, start: int
+    matched: QuerySet[Dataset], query: DatasetQuery, order: str, start: int, version: int | None
 ) -> tuple[QuerySet[Dataset], int]:
     """``matched`` from the month holding position ``start``, and the offset left in it."""
-    months = dataset_months(query=query)
+    months = dataset_months(query=query, version=version)
     newest_first = order == "newest"
     if newest_first:
         months = months[::-1]
@@ -207,7 +207,7 @@ def dataset_page(
     else:
         skip = start
         if start >= MONTH_JUMP_FROM and order in ("newest", "oldest") and query.tally_only:
-            matched, skip = _month_jump(matched, query, order, start)
+            matched, skip = _month_jump(matched, query, order, start, counts.version)
         items, more = _offset_page(matched.order_by(*SORTS[order]), skip, size)
         page = _with_cursors(items, number, order, more_after=more, more_before=number > 1)
     return replace(page, total=total, total_exact=exact, unranked=unranked, size=size)

@@ -246,7 +246,7 @@ def test_deep_pages_found_by_month_are_the_offset_pages(
     real_jump = paging._month_jump
     monkeypatch.setattr(paging, "MONTH_JUMP_FROM", 1)
     monkeypatch.setattr(
-        paging, "_month_jump", lambda *args: jumps.append(args[-1]) or real_jump(*args)
+        paging, "_month_jump", lambda *args: jumps.append(args[3]) or real_jump(*args)
     )
 
     query = DatasetQuery(layer=layer, sort=sort)

@@ -39,11 +39,12 @@ def dataset_list(request: HttpRequest) -> HttpResponse:
     form = DatasetSearchForm(request.GET)
     if not form.is_valid():
         return _page(request, _search(request, form, errors=form.error_messages()), status=400)
-    key = f"catalog-search:{selectors.catalog_version()}:{request.get_full_path()}"
+    version = selectors.catalog_version()
+    key = f"catalog-search:{version}:{request.get_full_path()}"
     search = cache.get(key)
     if search is None:
         try:
-            results = _results(request, form)
+            results = _results(request, form, version)
         except BadCursor as exc:
             return _page(request, _search(request, form, errors=[str(exc)]), status=400)
         search = _search(request, form, results=results)
@@ -72,9 +73,9 @@ def _search(
     return render_to_string("catalog/_search.html", context, request)
 
 
-def _results(request: HttpRequest, form: DatasetSearchForm) -> str:
+def _results(request: HttpRequest, form: DatasetSearchForm, version: int) -> str:
     query, data = form.query(), form.cleaned_data
-    counts = selectors.dataset_counts(query=query)
+    counts = selectors.dataset_counts(query=query, version=version)
     page = selectors.dataset_page(
         query=query,
         counts=counts,
