@@ -311,6 +311,12 @@ class CatalogVersion(models.Model):
 
     number = models.BigIntegerField(default=0)
 
+    # With a cache every process shares (CACHE_URL), the number is also kept
+    # there: set when a change commits, read back by every page, and read from
+    # this row again once it expires (e.g. after a database restore).
+    CACHE_KEY = "catalog-version"
+    CACHE_SECONDS = 60
+
     def __str__(self) -> str:
         return f"catalog version {self.number}"
 

@@ -23,6 +23,7 @@ import datetime
 from collections import Counter
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, F, Sum
 
@@ -156,8 +157,19 @@ def dataset_months(
 
 
 def catalog_version() -> int:
-    """The catalog's version: it changes whenever a dataset is sealed or deleted."""
-    return CatalogVersion.objects.filter(pk=1).values_list("number", flat=True).first() or 0
+    """The catalog's version: it changes whenever a dataset is sealed or deleted.
+
+    From the shared cache when there is one (``catalog_version_bump`` sets it
+    as the change commits); per-process caches would not all hear of a change.
+    """
+    shared = bool(settings.CACHE_URL)
+    if shared and (number := cache.get(CatalogVersion.CACHE_KEY)) is not None:
+        return number
+    number = CatalogVersion.objects.filter(pk=1).values_list("number", flat=True).first() or 0
+    if shared:
+        # add, not set: a change committed meanwhile has set the newer number.
+        cache.add(CatalogVersion.CACHE_KEY, number, CatalogVersion.CACHE_SECONDS)
+    return number
 
 
 def _surely_more(query: DatasetQuery) -> bool:

@@ -19,6 +19,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.postgres.search import SearchVector
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Value
 
@@ -118,6 +119,10 @@ def catalog_version_bump() -> None:
     number = secrets.randbits(62)
     if not CatalogVersion.objects.filter(pk=1).update(number=number):
         CatalogVersion.objects.update_or_create(pk=1, defaults={"number": number})
+    if settings.CACHE_URL:  # pages read it from the shared cache (selectors.catalog_version)
+        transaction.on_commit(
+            lambda: cache.set(CatalogVersion.CACHE_KEY, number, CatalogVersion.CACHE_SECONDS)
+        )
 
 
 @transaction.atomic

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from catalog import selectors, services
 from catalog.models import (
+    CatalogVersion,
     Dataset,
     DatasetStatus,
     FieldValueTally,
@@ -294,6 +295,23 @@ def test_results_are_cached_until_the_catalog_changes(client_for, member) -> Non
     assert "First again" in search(client, q="first").content.decode()
     other = client_for("curator")  # every browsing user sees the same results
     assert "First again" in search(other, q="first").content.decode()
+
+
+def test_a_shared_cache_keeps_the_catalog_version(
+    settings, member, django_capture_on_commit_callbacks
+) -> None:
+    settings.CACHE_URL = "redis://shared"  # its presence is what counts; tests cache in memory
+    first = selectors.catalog_version()
+    with CaptureQueriesContext(connection) as captured:
+        assert selectors.catalog_version() == first
+    assert not captured  # read back from the cache
+    with django_capture_on_commit_callbacks(execute=True):
+        make(member, name="New")  # sealing sets the new number as it commits
+    with CaptureQueriesContext(connection) as captured:
+        second = selectors.catalog_version()
+    assert not captured
+    assert second != first
+    assert second == CatalogVersion.objects.get(pk=1).number
 
 
 # --- facets --------------------------------------------------------------------------
