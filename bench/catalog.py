@@ -50,7 +50,13 @@ sys.path.insert(0, str(ROOT))
 PYTHON = sys.executable
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/lakeweb_bench"
 DEFAULT_CACHE = "redis://127.0.0.1:6379/14"
-BIG_TABLES = {"catalog_dataset", "catalog_datafile", "catalog_datafolder", "catalog_dataset_tags"}
+BIG_TABLES = {
+    "catalog_dataset",
+    "catalog_datafile",
+    "catalog_datafolder",
+    "catalog_dataset_tags",
+    "catalog_fieldvaluetally",
+}
 BIG_DATASET_FILES = 20_000
 
 SOURCES = [
