@@ -143,7 +143,11 @@ def _check_chunk(upload: UploadFile, *, offset: int, length: int) -> None:
 
 
 def _read_exactly(stream: IO[bytes], length: int) -> bytes:
-    pieces, got = [], 0
+    # One read in the usual case: joining pieces would copy the chunk once more.
+    first = stream.read(length)
+    if len(first) == length:
+        return first
+    pieces, got = [first], len(first)
     while got < length:
         piece = stream.read(min(4 * MIB, length - got))
         if not piece:
