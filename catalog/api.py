@@ -75,17 +75,10 @@ class DatasetList(generics.GenericAPIView):
                     for name, messages in form.errors.items()
                 }
             )
-        query, data = form.query(), form.cleaned_data
+        query = form.query()
         counts = selectors.dataset_counts(query=query)
         try:
-            page = selectors.dataset_page(
-                query=query,
-                counts=counts,
-                number=data["page"] or 1,
-                after=data["after"],
-                before=data["before"],
-                size=size,
-            )
+            page = selectors.dataset_page(query=query, counts=counts, size=size, **form.paging())
         except selectors.BadCursor as exc:
             raise serializers.ValidationError({"after": [str(exc)]}) from None
         results = self.get_serializer(page.items, many=True).data

@@ -300,6 +300,11 @@ class DatasetSearchForm(forms.Form):
             sort=sort,
         )
 
+    def paging(self) -> dict[str, Any]:
+        """Which page of the results (``dataset_page``'s arguments; after ``is_valid()``)."""
+        data = self.cleaned_data
+        return {"number": data["page"] or 1, "after": data["after"], "before": data["before"]}
+
     def error_messages(self) -> list[str]:
         """Every problem as one line naming its parameter."""
         return [

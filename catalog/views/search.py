@@ -74,15 +74,9 @@ def _search(
 
 
 def _results(request: HttpRequest, form: DatasetSearchForm, version: int) -> str:
-    query, data = form.query(), form.cleaned_data
+    query = form.query()
     counts = selectors.dataset_counts(query=query, version=version)
-    page = selectors.dataset_page(
-        query=query,
-        counts=counts,
-        number=data["page"] or 1,
-        after=data["after"],
-        before=data["before"],
-    )
+    page = selectors.dataset_page(query=query, counts=counts, **form.paging())
     context = {
         "query": query,
         "page": page,
