@@ -27,7 +27,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, F, Sum
 
-from ..models import CatalogVersion, Dataset, DatasetTally, FieldValueTally, TagTally
+from ..models import CatalogVersion, Dataset, DatasetTally, FieldValueTally, Source, TagTally
 from .search import DatasetQuery, dataset_filter, value_candidates
 
 COUNT_LIMIT = 2_000
@@ -62,8 +62,8 @@ def _tag_counts_of(matched_ids: object) -> Counter[str]:
 class CatalogTallies:
     """The tallies summed over months: what tally-only searches are counted from."""
 
-    # (layer, source id, source slug, form id or None, ready datasets)
-    datasets: list[tuple[str, int, str, int | None, int]]
+    # (layer, source id, form id or None, ready datasets)
+    datasets: list[tuple[str, int, int | None, int]]
     # (tag name, layer, ready datasets)
     tags: list[tuple[str, str, int]]
 
@@ -77,9 +77,7 @@ def catalog_tallies(*, version: int | None = None) -> CatalogTallies:
         tag_rows = TagTally.objects.filter(datasets__gt=0).order_by()
         tallies = CatalogTallies(
             datasets=list(
-                rows.values_list("layer", "source_id", "source__slug", "form_id").annotate(
-                    n=Sum("datasets")
-                )
+                rows.values_list("layer", "source_id", "form_id").annotate(n=Sum("datasets"))
             ),
             tags=list(tag_rows.values_list("tag__name", "layer", "datasets")),
         )
@@ -98,13 +96,19 @@ def _tag_tally(tallies: CatalogTallies, query: DatasetQuery) -> Counter[str]:
 
 def _from_tallies(query: DatasetQuery, version: int) -> MatchCounts:
     tallies = catalog_tallies(version=version)
+    # By id: a slug renamed since the tallies were cached must still count.
+    source_id = (
+        Source.objects.filter(slug=query.source).values_list("pk", flat=True).first()
+        if query.source
+        else None
+    )
     layers: Counter[str] = Counter()
     sources: Counter[int] = Counter()
     forms: Counter[int] = Counter()
-    for layer, source, slug, form, n in tallies.datasets:
+    for layer, source, form, n in tallies.datasets:
         if (
             (query.layer and layer != query.layer)
-            or (query.source and slug != query.source)
+            or (query.source and source != source_id)
             or (query.form and form != query.form)
         ):
             continue

@@ -23,6 +23,7 @@ from catalog.models import (
     Dataset,
     DatasetStatus,
     FieldValueTally,
+    Source,
 )
 from catalog.selectors import DatasetQuery, paging
 from catalog.selectors import search as search_module
@@ -295,6 +296,12 @@ def test_results_are_cached_until_the_catalog_changes(client_for, member) -> Non
     assert "First again" in search(client, q="first").content.decode()
     other = client_for("curator")  # every browsing user sees the same results
     assert "First again" in search(other, q="first").content.decode()
+
+
+def test_counts_follow_a_source_renamed_since_they_were_cached(lab) -> None:
+    assert selectors.dataset_counts(query=DatasetQuery(source="instrument")).total == 1
+    Source.objects.filter(slug="instrument").update(slug="raman-rig")  # no new version
+    assert selectors.dataset_counts(query=DatasetQuery(source="raman-rig")).total == 1
 
 
 def test_a_shared_cache_keeps_the_catalog_version(
