@@ -511,11 +511,13 @@ def queries_and_plans(
 def measure(args: argparse.Namespace, env: dict[str, str]) -> None:
     from django.contrib.auth import get_user_model
     from django.contrib.sessions.backends.db import SessionStore
+    from django.core.cache import cache
     from rest_framework.authtoken.models import Token
 
     from catalog.models import Dataset
     from catalog.selectors import DatasetQuery, dataset_page
 
+    cache.clear()  # nothing from an earlier run (or release): every figure starts cold
     viewer = get_user_model().objects.get(email="viewer@lab.example")
     session = SessionStore()
     session["_auth_user_id"] = str(viewer.pk)
@@ -564,9 +566,6 @@ def measure(args: argparse.Namespace, env: dict[str, str]) -> None:
         ("API list", "/api/datasets/", api),
         ("API search", "/api/datasets/?" + urlencode({"q": word, "layer": "raw"}), api),
     ]
-    from django.core.cache import cache
-
-    cache.clear()  # nothing from an earlier run: every figure starts cold
     process, port = start_server(env)
     try:
         print(f"\n{'page':34} {'p50 ms':>8} {'p95 ms':>8} {'queries':>8}  target p95 < 50 ms")

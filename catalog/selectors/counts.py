@@ -33,6 +33,9 @@ from .search import DatasetQuery, dataset_filter, value_candidates
 COUNT_LIMIT = 2_000
 TOP_TAGS = 15
 TALLY_CACHE_SECONDS = 3600
+# Part of the cached tallies' key: a new release that changes their shape must
+# not read what the previous one left in a shared cache.
+TALLY_FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,8 @@ class CatalogTallies:
 
 def catalog_tallies(*, version: int | None = None) -> CatalogTallies:
     """The tallies of the catalog ``version`` (default: the current one), read once per version."""
-    key = f"catalog-tallies:{catalog_version() if version is None else version}"
+    version = catalog_version() if version is None else version
+    key = f"catalog-tallies:{TALLY_FORMAT}:{version}"
     tallies = cache.get(key)
     if tallies is None:
         rows = DatasetTally.objects.filter(datasets__gt=0).order_by()
