@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.conf import settings
 from django.core.cache import cache
@@ -182,17 +182,9 @@ def catalog_version() -> int:
 
 def _surely_more(query: DatasetQuery) -> bool:
     """Whether the value tally counts more than COUNT_LIMIT matches of a lone field = value."""
-    narrowed = (
-        query.q
-        or query.tags
-        or query.owner
-        or query.created_from
-        or query.created_to
-        or query.include_deleted
-        or query.source
-        or query.form
-    )
-    if len(query.fields) != 1 or narrowed:
+    # The value tally counts per layer only: any other filter narrows past what it knows.
+    others = replace(query, fields=(), list_fields=None)
+    if len(query.fields) != 1 or not others.tally_only or query.source or query.form:
         return False
     name, value = query.fields[0]
     texts = [FieldValueTally.text_of(candidate) for candidate in value_candidates(value)]
