@@ -400,17 +400,16 @@ class UploadFile(models.Model):
 
 
 class UploadPart(models.Model):
-    """One stored chunk of a multi-chunk file: what completing the object needs.
+    """One stored and hashed chunk of a multi-chunk file: what completing the object needs.
 
-    A chunk is stored first and hashed when its turn comes (chunks of one
-    file may arrive two at a time); ``hashed`` marks that its bytes are in
-    the file's SHA-256, and ``info`` is then the part as that request stored it.
+    A row is written in the same transaction that moves the file's hashed
+    offset past the chunk, so ``info`` is the part whose bytes are in the
+    file's SHA-256 (a client's retry may have stored the same part twice).
     """
 
     upload_file = models.ForeignKey(UploadFile, on_delete=models.CASCADE, related_name="parts")
     number = models.PositiveIntegerField()
     info = models.JSONField(default=dict)
-    hashed = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["number"]

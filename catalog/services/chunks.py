@@ -2,9 +2,11 @@
 
 A file of one chunk is stored and hashed with hashlib in one go (small files
 may come several to a request: ``upload_batch_write``). A larger file's
-chunks may arrive two at a time: each is stored at once (an S3 multipart
-part, or written in place in the staging file), then waits for its turn to
-be hashed, because SHA-256 is sequential. The hash state after each chunk is
+chunks are S3 multipart parts, or written in place in a staging file. The
+page sends them in order, so a chunk is usually the next one to hash and is
+hashed and stored a piece at a time as it arrives; one that arrives early
+(a retry) is stored at once and waits for its turn to be hashed, because
+SHA-256 is sequential. The hash state after each chunk is
 saved on the UploadFile row (``lakeweb.hashing``), so an upload resumes after
 a reload or a server restart. S3's own multipart checksums are per part, so
 this whole-file SHA-256 is lakeweb's.
@@ -19,6 +21,7 @@ refuses to complete if a later copy of a part differed.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import IO, Any
 
 from django.conf import settings
@@ -35,6 +38,9 @@ from .indexing import folder_of
 from .upload import datafile_record
 
 MIB = 1024 * 1024
+# How much of a chunk a request reads at a time: small enough to stay in the
+# CPU's cache while it is hashed and stored.
+PIECE = MIB
 BATCH_MAX_FILES = 500
 # How many chunks past the hashed offset a file may have stored and waiting.
 MAX_AHEAD = 4
@@ -57,10 +63,9 @@ def upload_chunk_write(
     except (UploadFile.DoesNotExist, TypeError, ValueError):
         raise ActionRefused("This upload has no such file.") from None
     _check_chunk(upload, offset=offset, length=length)
-    data = _read_exactly(stream, length)
     if upload.size <= upload.chunk_size:
-        return _write_whole(dataset, upload, data)
-    return _write_part(dataset, upload, offset, data)
+        return _write_whole(dataset, upload, _read_exactly(stream, length))
+    return _write_part(dataset, upload, offset, length, stream)
 
 
 def upload_batch_write(*, dataset: Dataset, items: dict[int, IO[bytes]]) -> list[UploadFile]:
@@ -147,14 +152,20 @@ def _read_exactly(stream: IO[bytes], length: int) -> bytes:
     first = stream.read(length)
     if len(first) == length:
         return first
-    pieces, got = [first], len(first)
-    while got < length:
-        piece = stream.read(min(4 * MIB, length - got))
+    return b"".join([first, *_pieces(stream, length - len(first), done=len(first))])
+
+
+def _pieces(stream: IO[bytes], length: int, *, done: int = 0) -> Iterator[bytes]:
+    """The next ``length`` bytes of a request body, a piece at a time."""
+    left = length
+    while left:
+        piece = stream.read(min(PIECE, left))
         if not piece:
-            raise ActionRefused(f"The chunk ended after {got} of {length} bytes.")
-        pieces.append(piece)
-        got += len(piece)
-    return b"".join(pieces)
+            raise ActionRefused(
+                f"The chunk ended after {done + length - left} of {done + length} bytes."
+            )
+        left -= len(piece)
+        yield piece
 
 
 def _write_whole(dataset: Dataset, upload: UploadFile, data: bytes) -> UploadFile:
@@ -163,25 +174,44 @@ def _write_whole(dataset: Dataset, upload: UploadFile, data: bytes) -> UploadFil
     return _advance(upload, offset=0, received=upload.size, state=b"", sha256=stored.sha256)
 
 
-def _write_part(dataset: Dataset, upload: UploadFile, offset: int, data: bytes) -> UploadFile:
+def _write_part(
+    dataset: Dataset, upload: UploadFile, offset: int, length: int, stream: IO[bytes]
+) -> UploadFile:
+    """Store one chunk of a larger file as a part and hash it in its turn.
+
+    In the usual case the chunk is the next one to hash: it is then hashed and
+    stored a piece at a time as it arrives, so the request holds one piece
+    (an S3 part, which must be sent whole, is gathered as it comes). A chunk
+    that arrives ahead of its turn (a retry racing the one before) is stored
+    and kept in memory until every byte before it is hashed.
+    """
     store = layer_store(dataset.layer)
     upload = _part_upload_begun(store, upload)
     number = offset // upload.chunk_size + 1
-    info = store.part_upload_write(
-        upload.storage_key, upload.storage_upload_id, number=number, offset=offset, data=data
-    )
-    part, _ = UploadPart.objects.get_or_create(upload_file=upload, number=number)
-    upload = _wait_for_turn(upload, offset)
-    hasher = (
-        ResumableSHA256.from_state(upload.hash_state) if upload.hash_state else ResumableSHA256()
-    )
-    hasher.update(data)
-    received = offset + len(data)
+    in_turn = upload.received == offset
+    hasher = _hasher(upload)
+    early = b""
+    with store.part_writer(
+        upload.storage_key, upload.storage_upload_id, number=number, offset=offset, length=length
+    ) as writer:
+        if in_turn:
+            for piece in _pieces(stream, length):
+                writer.write(piece)
+                hasher.update(piece)
+        else:
+            early = _read_exactly(stream, length)
+            writer.write(early)
+        info = writer.finish()
+    if not in_turn:
+        upload = _wait_for_turn(upload, offset)
+        hasher = _hasher(upload)
+        hasher.update(early)
+    received = offset + length
     if received < upload.size:
         return _advance(
-            upload, offset=offset, received=received, state=hasher.state(), part=(part, info)
+            upload, offset=offset, received=received, state=hasher.state(), part=(number, info)
         )
-    parts = [p.info for p in upload.parts.filter(hashed=True).exclude(pk=part.pk)] + [info]
+    parts = [p.info for p in upload.parts.exclude(number=number)] + [info]
     store.part_upload_complete(upload.storage_key, upload.storage_upload_id, parts)
     return _advance(
         upload,
@@ -189,8 +219,15 @@ def _write_part(dataset: Dataset, upload: UploadFile, offset: int, data: bytes) 
         received=received,
         state=b"",
         sha256=hasher.hexdigest(),
-        part=(part, info),
+        part=(number, info),
     )
+
+
+def _hasher(upload: UploadFile) -> ResumableSHA256:
+    """The file's SHA-256 as far as it is received."""
+    if upload.hash_state:
+        return ResumableSHA256.from_state(upload.hash_state)
+    return ResumableSHA256()
 
 
 def _part_upload_begun(store: LayerStore, upload: UploadFile) -> UploadFile:
@@ -230,7 +267,7 @@ def _advance(
     received: int,
     state: bytes,
     sha256: str | None = None,
-    part: tuple[UploadPart, dict[str, Any]] | None = None,
+    part: tuple[int, dict[str, Any]] | None = None,
 ) -> UploadFile:
     """Compare-and-set the hashed offset; record the DataFile when the file is complete."""
     changed = UploadFile.objects.filter(pk=upload.pk, received=offset, completed=False).update(
@@ -240,7 +277,14 @@ def _advance(
         upload.refresh_from_db()
         raise ChunkConflict(f"'{upload.path}' moved on meanwhile.", received=upload.received)
     if part is not None:
-        UploadPart.objects.filter(pk=part[0].pk).update(info=part[1], hashed=True)
+        number, info = part
+        # One upsert: a row may be left from an earlier, interrupted request.
+        UploadPart.objects.bulk_create(
+            [UploadPart(upload_file=upload, number=number, info=info)],
+            update_conflicts=True,
+            unique_fields=["upload_file", "number"],
+            update_fields=["info"],
+        )
     if sha256 is not None:
         stored = StoredObject(key=upload.storage_key, size=upload.size, sha256=sha256)
         datafile_record(
@@ -249,5 +293,5 @@ def _advance(
             stored=stored,
             content_type=upload.content_type,
         )
-    upload.refresh_from_db()
+    upload.received, upload.hash_state, upload.completed = received, state, sha256 is not None
     return upload

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import io
 import json
 import os
 import time
@@ -193,7 +194,8 @@ def test_chunk_at_the_wrong_offset_says_where_to_go_on(client_for, form) -> None
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_chunks_may_arrive_out_of_order(lake, client_for, member, form) -> None:
-    """The page keeps two chunks of a file in flight; the second may get there first."""
+    """A chunk may get there before the one ahead of it (a retry racing a slow request):
+    it is stored, kept until its turn, and hashed then."""
     from concurrent.futures import ThreadPoolExecutor
 
     from django.db import connection
@@ -222,6 +224,29 @@ def test_chunks_may_arrive_out_of_order(lake, client_for, member, form) -> None:
         first = pool.submit(put_closing, 0)
         assert first.result().status_code == 200 and later.result().status_code == 200
     assert put(10 * MIB).json() == {"received": len(BIG), "complete": True}
+    datafile = DataFile.objects.get(path="scan/big.raw")
+    assert datafile.sha256 == hashlib.sha256(BIG).hexdigest()
+    assert read_object("raw", datafile.storage_key) == BIG
+
+
+def test_a_chunk_cut_short_counts_for_nothing(lake, client_for, form) -> None:
+    """A body that ends early (a dropped connection) is refused; sent again, it is whole."""
+    client = client_for("member")
+    status, big = _opened(client, form)
+    url = reverse("catalog:upload_chunk", args=[status["upload"], big["id"]]) + "?offset=0"
+    payload = io.BytesIO(BIG[: 3 * MIB])  # announces 5 MiB, holds 3
+    cut = client.generic(
+        "PUT",
+        url,
+        content_type="application/octet-stream",
+        CONTENT_LENGTH=str(5 * MIB),
+        **{"wsgi.input": payload},
+    )
+    assert cut.status_code == 400
+    assert "ended after 3145728 of 5242880 bytes" in cut.json()["errors"][0]
+    assert UploadFile.objects.get(pk=big["id"]).received == 0
+    _send_all(client, status)
+    assert _finish(client, status["upload"]).status_code == 200
     datafile = DataFile.objects.get(path="scan/big.raw")
     assert datafile.sha256 == hashlib.sha256(BIG).hexdigest()
     assert read_object("raw", datafile.storage_key) == BIG

@@ -53,6 +53,48 @@ def stream_sha256(stream: IO[bytes]) -> tuple[int, str]:
     return reader.size, reader.sha256
 
 
+class PartWriter(ABC):
+    """One part of a part upload, written piece by piece as its bytes arrive.
+
+    ``finish`` returns once the part is stored for good (on disk, or in the
+    bucket) with what completing the object needs; ``close`` releases what the
+    writer holds, whether or not it finished.
+    """
+
+    def __init__(self, length: int) -> None:
+        self.length = length
+        self.written = 0
+
+    def write(self, piece: bytes) -> None:
+        if self.written + len(piece) > self.length:
+            raise StorageError(f"a part of {self.length} bytes was given more")
+        self._write(piece, self.written)
+        self.written += len(piece)
+
+    def finish(self) -> dict[str, Any]:
+        if self.written != self.length:
+            raise StorageError(f"a part of {self.length} bytes was given {self.written}")
+        return self._finish()
+
+    @abstractmethod
+    def _write(self, piece: bytes, at: int) -> None:
+        """Store ``piece`` at byte ``at`` of the part."""
+
+    @abstractmethod
+    def _finish(self) -> dict[str, Any]:
+        """Store the part for good; return what completing the object needs."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release what the writer holds (a file, a buffer)."""
+
+    def __enter__(self) -> PartWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 class LayerStore(ABC):
     """Objects of one layer, addressed by key (a POSIX path inside the layer)."""
 
@@ -92,10 +134,20 @@ class LayerStore(ABC):
         """Start a part upload; return its id."""
 
     @abstractmethod
+    def part_writer(
+        self, key: str, upload_id: str, *, number: int, offset: int, length: int
+    ) -> PartWriter:
+        """A writer for part ``number`` (1-based), ``length`` bytes at ``offset``."""
+
     def part_upload_write(
         self, key: str, upload_id: str, *, number: int, offset: int, data: bytes
     ) -> dict[str, Any]:
-        """Store part ``number`` (1-based) at ``offset``; return what completion needs."""
+        """Store part ``number`` at ``offset`` in one go; return what completion needs."""
+        with self.part_writer(
+            key, upload_id, number=number, offset=offset, length=len(data)
+        ) as writer:
+            writer.write(data)
+            return writer.finish()
 
     @abstractmethod
     def part_upload_complete(self, key: str, upload_id: str, parts: list[dict[str, Any]]) -> None:

@@ -13,7 +13,7 @@ from typing import IO, Any
 
 from django.core.files.storage import FileSystemStorage
 
-from .base import CHUNK_SIZE, HashingReader, LayerStore, StorageError, StoredObject
+from .base import CHUNK_SIZE, HashingReader, LayerStore, PartWriter, StorageError, StoredObject
 
 # Unfinished part uploads live here, inside the layer folder (same disk, so
 # completing one is a rename) but outside every dataset prefix.
@@ -119,24 +119,10 @@ class FilesystemLayerStore(LayerStore):
         staging.touch()
         return upload_id
 
-    def part_upload_write(
-        self, key: str, upload_id: str, *, number: int, offset: int, data: bytes
-    ) -> dict[str, Any]:
-        # Parts are written in place at their offset: no second copy on disk.
-        # Each part is on disk before this returns: the upload then records the
-        # part as received (and the hash past it), so a crash must not lose it.
-        try:
-            fd = os.open(self._staging(upload_id), os.O_WRONLY)
-        except FileNotFoundError as exc:
-            raise StorageError(f"upload {upload_id} is gone") from exc
-        try:
-            os.pwrite(fd, data, offset)
-            os.fdatasync(fd)
-        except OSError as exc:
-            raise StorageError(f"could not write part {number} of {key}: {exc}") from exc
-        finally:
-            os.close(fd)
-        return {"PartNumber": number, "Size": len(data)}
+    def part_writer(
+        self, key: str, upload_id: str, *, number: int, offset: int, length: int
+    ) -> PartWriter:
+        return _StagingPartWriter(self._staging(upload_id), key, number, offset, length)
 
     def part_upload_complete(self, key: str, upload_id: str, parts: list[dict[str, Any]]) -> None:
         staging, path = self._staging(upload_id), self._path(key)
@@ -157,3 +143,42 @@ class FilesystemLayerStore(LayerStore):
             return []
         cutoff = before.timestamp()
         return [("", path.name) for path in staging.iterdir() if path.stat().st_mtime < cutoff]
+
+
+class _StagingPartWriter(PartWriter):
+    """Writes a part in place at its offset in the staging file: no second copy on disk.
+
+    ``finish`` flushes the part to disk: the upload then records it as
+    received (and the hash past it), so a crash must not lose it.
+    """
+
+    def __init__(self, staging: Path, key: str, number: int, offset: int, length: int) -> None:
+        super().__init__(length)
+        self.key, self.number, self.offset = key, number, offset
+        try:
+            self.fd: int | None = os.open(staging, os.O_WRONLY)
+        except FileNotFoundError as exc:
+            raise StorageError(f"upload {staging.name} is gone") from exc
+
+    def _write(self, piece: bytes, at: int) -> None:
+        assert self.fd is not None
+        view = memoryview(piece)
+        try:
+            while view:
+                done = os.pwrite(self.fd, view, self.offset + at)
+                view, at = view[done:], at + done
+        except OSError as exc:
+            raise StorageError(f"could not write part {self.number} of {self.key}: {exc}") from exc
+
+    def _finish(self) -> dict[str, Any]:
+        assert self.fd is not None
+        try:
+            os.fdatasync(self.fd)
+        except OSError as exc:
+            raise StorageError(f"could not write part {self.number} of {self.key}: {exc}") from exc
+        return {"PartNumber": self.number, "Size": self.length}
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None

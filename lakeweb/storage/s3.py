@@ -15,7 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.core.files.storage import Storage
 
-from .base import HashingReader, LayerStore, StorageError, StoredObject
+from .base import HashingReader, LayerStore, PartWriter, StorageError, StoredObject
 
 # A single CopyObject handles up to 5 GiB; larger objects need a multipart copy,
 # whose checksum S3 reports per part, so those are verified by reading back.
@@ -205,26 +205,10 @@ class S3LayerStore(LayerStore):
             raise StorageError(f"could not start {key} in {self.bucket}: {exc}") from exc
         return result["UploadId"]
 
-    def part_upload_write(
-        self, key: str, upload_id: str, *, number: int, offset: int, data: bytes
-    ) -> dict[str, Any]:
-        try:
-            result = self.client.upload_part(
-                Bucket=self.bucket,
-                Key=key,
-                UploadId=upload_id,
-                PartNumber=number,
-                Body=data,
-                ChecksumAlgorithm="CRC32",
-                ChecksumCRC32=_b64_crc32(data),  # given, so botocore does not compute it again
-            )
-        except S3_ERRORS as exc:
-            raise StorageError(f"could not store part {number} of {key}: {exc}") from exc
-        return {
-            "PartNumber": number,
-            "ETag": result["ETag"],
-            "ChecksumCRC32": result.get("ChecksumCRC32"),
-        }
+    def part_writer(
+        self, key: str, upload_id: str, *, number: int, offset: int, length: int
+    ) -> PartWriter:
+        return _MultipartPartWriter(self, key, upload_id, number, length)
 
     def part_upload_complete(self, key: str, upload_id: str, parts: list[dict[str, Any]]) -> None:
         listed = [
@@ -255,5 +239,47 @@ class S3LayerStore(LayerStore):
         return stale
 
 
-def _b64_crc32(data: bytes) -> str:
-    return base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
+class _MultipartPartWriter(PartWriter):
+    """Gathers a part in memory (one chunk at most) and sends it as one UploadPart.
+
+    S3 needs the part's length and checksum before its body, so the part is
+    sent whole; its CRC32 is computed as the pieces arrive.
+    """
+
+    def __init__(self, store: S3LayerStore, key: str, upload_id: str, number: int, length: int):
+        super().__init__(length)
+        self.store, self.key, self.upload_id, self.number = store, key, upload_id, number
+        self.body: bytes | bytearray | None = None
+        self.crc = 0
+
+    def _write(self, piece: bytes, at: int) -> None:
+        if at == 0 and len(piece) == self.length:
+            self.body = piece  # the whole part in one piece: no copy
+        else:
+            if self.body is None:
+                self.body = bytearray(self.length)
+            self.body[at : at + len(piece)] = piece
+        self.crc = zlib.crc32(piece, self.crc)
+
+    def _finish(self) -> dict[str, Any]:
+        try:
+            result = self.store.client.upload_part(
+                Bucket=self.store.bucket,
+                Key=self.key,
+                UploadId=self.upload_id,
+                PartNumber=self.number,
+                Body=self.body if self.body is not None else b"",
+                ChecksumAlgorithm="CRC32",
+                # given, so botocore does not compute it again
+                ChecksumCRC32=base64.b64encode(self.crc.to_bytes(4, "big")).decode(),
+            )
+        except S3_ERRORS as exc:
+            raise StorageError(f"could not store part {self.number} of {self.key}: {exc}") from exc
+        return {
+            "PartNumber": self.number,
+            "ETag": result["ETag"],
+            "ChecksumCRC32": result.get("ChecksumCRC32"),
+        }
+
+    def close(self) -> None:
+        self.body = None

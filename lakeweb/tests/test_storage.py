@@ -79,6 +79,45 @@ def test_filesystem_parts_are_on_disk_before_they_count(filesystem_lake, monkeyp
     assert read_object("raw", "d/big.bin") == b"a" * 10 + b"b" * 5
 
 
+@pytest.mark.parametrize("backend", ["filesystem", "s3"])
+def test_a_part_written_in_pieces_is_the_bytes_given(request, backend: str) -> None:
+    """Uploads write a part as its bytes arrive; the object is the pieces in order."""
+    if backend == "s3":
+        request.getfixturevalue("s3_lake")
+    store = layer_store("raw")
+    store.ensure()
+    first, second = os.urandom(5 * 1024 * 1024), b"tail of the file"
+    upload_id = store.part_upload_begin("d/pieces.bin")
+    with store.part_writer(
+        "d/pieces.bin", upload_id, number=1, offset=0, length=len(first)
+    ) as writer:
+        for start in range(0, len(first), 1_000_000):  # pieces that do not divide the part
+            writer.write(first[start : start + 1_000_000])
+        one = writer.finish()
+    two = store.part_upload_write(
+        "d/pieces.bin", upload_id, number=2, offset=len(first), data=second
+    )
+    store.part_upload_complete("d/pieces.bin", upload_id, [one, two])
+    assert read_object("raw", "d/pieces.bin") == first + second
+
+
+@pytest.mark.parametrize("backend", ["filesystem", "s3"])
+def test_a_part_of_the_wrong_length_is_refused(request, backend: str) -> None:
+    if backend == "s3":
+        request.getfixturevalue("s3_lake")
+    store = layer_store("raw")
+    store.ensure()
+    upload_id = store.part_upload_begin("d/short.bin")
+    with store.part_writer("d/short.bin", upload_id, number=1, offset=0, length=10) as writer:
+        writer.write(b"12345")
+        with pytest.raises(StorageError, match="given 5"):
+            writer.finish()
+        with pytest.raises(StorageError, match="given more"):
+            writer.write(b"123456")
+    store.part_upload_abort("d/short.bin", upload_id)
+    assert list(store.list_keys("d/")) == []
+
+
 def test_a_part_that_cannot_be_written_is_a_storage_error(filesystem_lake) -> None:
     store = layer_store("raw")
     store.ensure()
