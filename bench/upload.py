@@ -197,6 +197,7 @@ class Client:
         )
         assert response.status_code == 201, response.text
         status = response.json()
+        self.chunk_size = max(f["chunk_size"] for f in status["files"])
         local = dict(files)
 
         def send(task: dict) -> None:
@@ -381,7 +382,8 @@ def case_big(kind: str, stack: Stack, client: Client, files: list, moto_url: str
     base = baseline_time(kind, files, moto_url, stack.work / f"copies-big-{stack.port}")
     lake = timed(lambda: client.upload(files))
     line = (
-        f"[{kind}] {len(files)} x {total // len(files) // MIB} MiB: lakeweb {total / MIB / lake:.0f} MiB/s, "
+        f"[{kind}] {len(files)} x {total // len(files) // MIB} MiB: lakeweb {total / MIB / lake:.0f} MiB/s "
+        f"(chunks of {client.chunk_size // MIB} MiB), "
         f"{BASELINES[kind]} {total / MIB / base:.0f} MiB/s -> ratio {base / lake:.2f} (target >= 0.8)"
     )
     if kind == "filesystem":

@@ -252,6 +252,54 @@ def test_a_chunk_cut_short_counts_for_nothing(lake, client_for, form) -> None:
     assert read_object("raw", datafile.storage_key) == BIG
 
 
+class _Wire(io.RawIOBase):
+    """A request body as a socket hands it over: every read is new memory."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data, self.pos = memoryview(data), 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        end = len(self.data) if size < 0 else min(self.pos + size, len(self.data))
+        piece = bytes(self.data[self.pos : end])
+        self.pos = end
+        return piece
+
+
+def test_a_chunk_goes_to_disk_without_being_held(filesystem_lake, client_for, form, settings):
+    """On the filesystem a chunk streams to its place a piece at a time: the
+    request never holds the chunk (32 MiB here), only a piece of it."""
+    import tracemalloc
+
+    settings.UPLOAD_CHUNK_SIZE = 32 * MIB
+    client = client_for("member")
+    data = os.urandom(32 * MIB + 1)
+    status = _start(client, form, tree={"scan/big.raw": data}).json()
+    entry = status["files"][0]
+    url = reverse("catalog:upload_chunk", args=[status["upload"], entry["id"]]) + "?offset=0"
+    body = _Wire(data[: 32 * MIB])
+    tracemalloc.start()
+    try:
+        response = client.generic(
+            "PUT",
+            url,
+            content_type="application/octet-stream",
+            CONTENT_LENGTH=str(32 * MIB),
+            **{"wsgi.input": body},
+        )
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert response.status_code == 200 and response.json()["received"] == 32 * MIB
+    assert peak < 8 * MIB, f"the request held {peak} bytes for a 32 MiB chunk"
+    assert _put(client, status["upload"], entry["id"], 32 * MIB, data[32 * MIB :]).json()[
+        "complete"
+    ]
+    assert DataFile.objects.get().sha256 == hashlib.sha256(data).hexdigest()
+
+
 def test_a_repeated_chunk_is_not_stored_twice(lake, client_for, form) -> None:
     client = client_for("member")
     status, big = _opened(client, form)
