@@ -5,8 +5,8 @@
    one :class:`UploadFile` per file.
 2. The chunks go through ``chunks.upload_chunk_write`` / ``upload_batch_write``
    straight to storage (an S3 multipart part, or written in place in a staging
-   file): the server holds at most one chunk per request in memory and never
-   keeps a second copy on disk; files are hashed as they stream through.
+   file), hashed a piece at a time as they arrive: a request holds one piece
+   (on S3, the part it gathers) and never keeps a second copy on disk.
 3. ``upload_session_finish`` seals the dataset once every file is complete;
    ``upload_session_cancel`` and the periodic ``uploads_abandoned_clean``
    remove what an unfinished upload stored.
