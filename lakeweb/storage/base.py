@@ -139,16 +139,6 @@ class LayerStore(ABC):
     ) -> PartWriter:
         """A writer for part ``number`` (1-based), ``length`` bytes at ``offset``."""
 
-    def part_upload_write(
-        self, key: str, upload_id: str, *, number: int, offset: int, data: bytes
-    ) -> dict[str, Any]:
-        """Store part ``number`` at ``offset`` in one go; return what completion needs."""
-        with self.part_writer(
-            key, upload_id, number=number, offset=offset, length=len(data)
-        ) as writer:
-            writer.write(data)
-            return writer.finish()
-
     @abstractmethod
     def part_upload_complete(self, key: str, upload_id: str, parts: list[dict[str, Any]]) -> None:
         """Make the object visible from its parts."""

@@ -12,6 +12,12 @@ from conftest import read_object
 from lakeweb.storage import StorageError, layer_store
 
 
+def _write_part(store, key: str, upload_id: str, *, number: int, offset: int, data: bytes):
+    with store.part_writer(key, upload_id, number=number, offset=offset, length=len(data)) as part:
+        part.write(data)
+        return part.finish()
+
+
 def test_raw_bucket_has_object_lock_with_default_retention(s3_lake, settings) -> None:
     client = layer_store("raw").client
     config = client.get_object_lock_configuration(Bucket=settings.S3_BUCKETS["raw"])
@@ -59,7 +65,7 @@ def test_missing_object_is_a_storage_error(s3_lake) -> None:
 
 
 def test_filesystem_parts_are_on_disk_before_they_count(filesystem_lake, monkeypatch) -> None:
-    """A part is flushed before part_upload_write returns: the upload then records it
+    """A part is flushed before its writer finishes: the upload then records it
     as received and hashes past it, so a crash must not lose it from the staging file."""
     store = layer_store("raw")
     store.ensure()
@@ -72,8 +78,8 @@ def test_filesystem_parts_are_on_disk_before_they_count(filesystem_lake, monkeyp
         real_fdatasync(fd)
 
     monkeypatch.setattr(os, "fdatasync", fdatasync)
-    first = store.part_upload_write("d/big.bin", upload_id, number=1, offset=0, data=b"a" * 10)
-    second = store.part_upload_write("d/big.bin", upload_id, number=2, offset=10, data=b"b" * 5)
+    first = _write_part(store, "d/big.bin", upload_id, number=1, offset=0, data=b"a" * 10)
+    second = _write_part(store, "d/big.bin", upload_id, number=2, offset=10, data=b"b" * 5)
     assert flushed == [10, 15]  # each part flushed, after it was written
     store.part_upload_complete("d/big.bin", upload_id, [first, second])
     assert read_object("raw", "d/big.bin") == b"a" * 10 + b"b" * 5
@@ -94,9 +100,7 @@ def test_a_part_written_in_pieces_is_the_bytes_given(request, backend: str) -> N
         for start in range(0, len(first), 1_000_000):  # pieces that do not divide the part
             writer.write(first[start : start + 1_000_000])
         one = writer.finish()
-    two = store.part_upload_write(
-        "d/pieces.bin", upload_id, number=2, offset=len(first), data=second
-    )
+    two = _write_part(store, "d/pieces.bin", upload_id, number=2, offset=len(first), data=second)
     store.part_upload_complete("d/pieces.bin", upload_id, [one, two])
     assert read_object("raw", "d/pieces.bin") == first + second
 
@@ -122,4 +126,4 @@ def test_a_part_that_cannot_be_written_is_a_storage_error(filesystem_lake) -> No
     store = layer_store("raw")
     store.ensure()
     with pytest.raises(StorageError, match="is gone"):
-        store.part_upload_write("d/x.bin", "nosuchupload", number=1, offset=0, data=b"x")
+        _write_part(store, "d/x.bin", "nosuchupload", number=1, offset=0, data=b"x")
