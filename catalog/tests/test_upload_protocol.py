@@ -62,6 +62,18 @@ def _put(client, upload, file_id, offset, body):
     return client.generic("PUT", url, body, content_type="application/octet-stream")
 
 
+def _put_stream(client, upload, file_id, stream, length: int):
+    """The first chunk as a body that ``stream`` hands over as read, ``length`` announced."""
+    url = reverse("catalog:upload_chunk", args=[upload, file_id]) + "?offset=0"
+    return client.generic(
+        "PUT",
+        url,
+        content_type="application/octet-stream",
+        CONTENT_LENGTH=str(length),
+        **{"wsgi.input": stream},
+    )
+
+
 def _send_all(client, status, tree=TREE, stop_after=None):
     sent = 0
     for entry in status["files"]:
@@ -233,15 +245,8 @@ def test_a_chunk_cut_short_counts_for_nothing(lake, client_for, form) -> None:
     """A body that ends early (a dropped connection) is refused; sent again, it is whole."""
     client = client_for("member")
     status, big = _opened(client, form)
-    url = reverse("catalog:upload_chunk", args=[status["upload"], big["id"]]) + "?offset=0"
-    payload = io.BytesIO(BIG[: 3 * MIB])  # announces 5 MiB, holds 3
-    cut = client.generic(
-        "PUT",
-        url,
-        content_type="application/octet-stream",
-        CONTENT_LENGTH=str(5 * MIB),
-        **{"wsgi.input": payload},
-    )
+    # announces 5 MiB, holds 3
+    cut = _put_stream(client, status["upload"], big["id"], io.BytesIO(BIG[: 3 * MIB]), 5 * MIB)
     assert cut.status_code == 400
     assert "ended after 3145728 of 5242880 bytes" in cut.json()["errors"][0]
     assert UploadFile.objects.get(pk=big["id"]).received == 0
@@ -278,17 +283,10 @@ def test_a_chunk_goes_to_disk_without_being_held(filesystem_lake, client_for, fo
     data = os.urandom(32 * MIB + 1)
     status = _start(client, form, tree={"scan/big.raw": data}).json()
     entry = status["files"][0]
-    url = reverse("catalog:upload_chunk", args=[status["upload"], entry["id"]]) + "?offset=0"
     body = _Wire(data[: 32 * MIB])
     tracemalloc.start()
     try:
-        response = client.generic(
-            "PUT",
-            url,
-            content_type="application/octet-stream",
-            CONTENT_LENGTH=str(32 * MIB),
-            **{"wsgi.input": body},
-        )
+        response = _put_stream(client, status["upload"], entry["id"], body, 32 * MIB)
         _current, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
