@@ -225,14 +225,11 @@ DATA_UPLOAD_MAX_NUMBER_FILES = env.int("UPLOAD_MAX_FILES", default=10_000)
 # The start of an upload lists every file (path and size): room for ~500,000.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = env.int("UPLOAD_MAX_FIELDS", default=20_000)
-# Resumable uploads: chunk size (at least S3's 5 MiB part minimum) and how long
-# an upload may sit idle before a periodic task removes what it stored. An S3
-# part is gathered in memory before it is sent, so chunks are 8 MiB there; on
-# the filesystem a chunk goes to disk a piece at a time as it arrives, so it
-# can be larger: fewer requests, each with its fixed cost (bench/upload.py).
-UPLOAD_CHUNK_SIZE = max(
-    env.int("UPLOAD_CHUNK_SIZE", default=(8 if LAKEWEB_STORAGE == "s3" else 32) * 1024 * 1024),
-    5 * 1024 * 1024,
+# Resumable uploads: chunk size (at least S3's 5 MiB part minimum; unset, the
+# store's own: see LayerStore.upload_chunk_size) and how long an upload may sit
+# idle before a periodic task removes what it stored.
+UPLOAD_CHUNK_SIZE = (
+    max(env.int("UPLOAD_CHUNK_SIZE"), 5 * 1024 * 1024) if env.str("UPLOAD_CHUNK_SIZE", "") else None
 )
 UPLOAD_ABANDON_HOURS = env.int("UPLOAD_ABANDON_HOURS", default=48)
 # How long a chunk that arrived ahead of its predecessor waits for its turn

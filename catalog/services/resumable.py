@@ -56,9 +56,12 @@ class PlannedFile:
     size: int
 
 
-def chunk_size_for(size: int) -> int:
-    """The configured chunk size, grown in whole MiB so a file needs at most 10,000 parts."""
-    chunk = settings.UPLOAD_CHUNK_SIZE
+def chunk_size_for(size: int, *, layer: str) -> int:
+    """The chunk size for a file, grown in whole MiB so it needs at most 10,000 parts.
+
+    UPLOAD_CHUNK_SIZE when set, else the size the layer's store works best with.
+    """
+    chunk = settings.UPLOAD_CHUNK_SIZE or layer_store(layer).upload_chunk_size
     if size > chunk * S3_MAX_PARTS:
         chunk = -(-size // S3_MAX_PARTS // MIB) * MIB + MIB
     return chunk
@@ -88,7 +91,7 @@ def upload_session_start(*, draft: DatasetDraft, files: Sequence[PlannedFile]) -
                 dataset=dataset,
                 path=f.path,
                 size=f.size,
-                chunk_size=chunk_size_for(f.size),
+                chunk_size=chunk_size_for(f.size, layer=dataset.layer),
                 storage_key=dataset_storage_key(dataset=dataset, path=f.path),
                 content_type=guess_content_type(f.path),
             )

@@ -257,6 +257,19 @@ def test_a_chunk_cut_short_counts_for_nothing(lake, client_for, form) -> None:
     assert read_object("raw", datafile.storage_key) == BIG
 
 
+def test_chunk_size_is_the_stores_unless_configured(lake, client_for, form, settings) -> None:
+    """S3 holds a part in memory while sending it (8 MiB); the filesystem never
+    holds a chunk (32 MiB). UPLOAD_CHUNK_SIZE overrides both."""
+    settings.UPLOAD_CHUNK_SIZE = None
+    client = client_for("member")
+    status = _start(client, form).json()
+    big = next(f for f in status["files"] if f["path"] == "scan/big.raw")
+    assert big["chunk_size"] == {"s3": 8 * MIB, "filesystem": 32 * MIB}[lake]
+    settings.UPLOAD_CHUNK_SIZE = 6 * MIB
+    status = _start(client, form, name="Scan 5").json()
+    assert {f["chunk_size"] for f in status["files"]} == {6 * MIB}
+
+
 class _Wire(io.RawIOBase):
     """A request body as a socket hands it over: every read is new memory."""
 

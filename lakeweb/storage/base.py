@@ -98,6 +98,10 @@ class PartWriter(ABC):
 class LayerStore(ABC):
     """Objects of one layer, addressed by key (a POSIX path inside the layer)."""
 
+    # The chunk size of browser uploads, unless UPLOAD_CHUNK_SIZE says
+    # otherwise. A part may be held in memory while it is stored, so 8 MiB.
+    upload_chunk_size = 8 * 1024 * 1024
+
     def __init__(self, layer: str, storage: Storage) -> None:
         self.layer = layer
         self.storage = storage

@@ -23,6 +23,11 @@ STAGING = ".uploads"
 class FilesystemLayerStore(LayerStore):
     """The embedded default: one folder per layer."""
 
+    # A chunk goes to disk a piece at a time as it arrives and is never held,
+    # so it can be larger: fewer requests, each with its fixed cost
+    # (bench/upload.py: about 30% faster than 8 MiB for big files).
+    upload_chunk_size = 32 * 1024 * 1024
+
     def __init__(self, layer: str, root: Path) -> None:
         self.root = root / layer
         super().__init__(layer, FileSystemStorage(location=self.root))
