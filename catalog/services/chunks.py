@@ -29,11 +29,13 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+# Every plain refusal here is about the request's own bytes or ids: bad input (400).
+from lakeweb.errors import BadInput as ActionRefused
+from lakeweb.errors import ChunkConflict
 from lakeweb.hashing import ResumableSHA256
 from lakeweb.storage import LayerStore, StoredObject, layer_store
 
 from ..models import DataFile, Dataset, UploadFile, UploadPart
-from .errors import ActionRefused
 from .indexing import folder_of
 from .upload import datafile_record
 
@@ -44,14 +46,6 @@ PIECE = MIB
 BATCH_MAX_FILES = 500
 # How many chunks past the hashed offset a file may have stored and waiting.
 MAX_AHEAD = 4
-
-
-class ChunkConflict(ActionRefused):
-    """The chunk is not (or no longer) wanted here; ``received`` says where the file is."""
-
-    def __init__(self, message: str, *, received: int) -> None:
-        super().__init__(message)
-        self.received = received
 
 
 def upload_chunk_write(

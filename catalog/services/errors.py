@@ -1,15 +1,7 @@
-"""Errors the catalog services raise for refused actions (shown to users)."""
+"""The catalog's refusals are the project's own (lakeweb/errors.py)."""
 
 from __future__ import annotations
 
+from lakeweb.errors import ActionRefused, ChecksumMismatch, PermissionRefused
 
-class ActionRefused(Exception):
-    """The action is not allowed in this state; the message says why."""
-
-
-class PermissionRefused(ActionRefused):
-    """The user lacks the role for this action."""
-
-
-class ChecksumMismatch(Exception):
-    """Stored bytes do not match the recorded SHA-256."""
+__all__ = ["ActionRefused", "ChecksumMismatch", "PermissionRefused"]

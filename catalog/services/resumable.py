@@ -26,11 +26,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from lakeweb.errors import ActionRefused, PermissionRefused, UploadClosed
 from lakeweb.storage import StorageError, layer_store
 
 from ..models import Dataset, DatasetStatus, UploadFile
 from .datasets import dataset_fail, dataset_storage_key
-from .errors import ActionRefused, PermissionRefused
 from .paths import clean_paths
 from .upload import (
     DatasetDraft,
@@ -44,10 +44,6 @@ logger = logging.getLogger(__name__)
 MIB = 1024 * 1024
 S3_MAX_PARTS = 10_000
 MAX_FILE_SIZE = 5 * 1024**4  # S3's limit for one object
-
-
-class UploadClosed(ActionRefused):
-    """The upload was finished, cancelled or cleaned away."""
 
 
 @dataclass(frozen=True)
