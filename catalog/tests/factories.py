@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import io
+from typing import Any
 
 import factory
 from django.utils import timezone
@@ -127,3 +128,51 @@ def sealed_dataset(
     if size:
         Dataset.objects.filter(pk=dataset.pk).update(total_size=size)
     return dataset
+
+class SourceFactory(factory.django.DjangoModelFactory):
+    """A data source; an existing slug ("upload", "instrument") gives its row."""
+
+    class Meta:
+        model = Source
+        django_get_or_create = ("slug",)
+
+    slug = factory.Sequence(lambda n: f"instrument-{n}")
+    name = factory.LazyAttribute(lambda source: source.slug.replace("-", " ").title())
+
+
+class DatasetFactory(factory.django.DjangoModelFactory):
+    """A ready dataset without files, sealed by the real service (``sealed_dataset``).
+
+    ``owner`` is required; the other keywords are ``sealed_dataset``'s
+    (``source`` is a slug, ``form`` a published metadata form).
+    """
+
+    class Meta:
+        model = Dataset
+
+    name = factory.Sequence(lambda n: f"Run {n:03}")
+
+    @classmethod
+    def _create(cls, model_class: type[Dataset], *args: Any, **kwargs: Any) -> Dataset:
+        if kwargs.get("owner") is None:
+            raise TypeError("DatasetFactory needs an owner")
+        return sealed_dataset(kwargs.pop("owner"), **kwargs)
+
+
+class UploadedDatasetFactory(factory.django.DjangoModelFactory):
+    """A ready raw dataset with files (DataFile rows and stored bytes), by ``upload_dataset``.
+
+    ``owner`` is required; ``files`` maps paths to bytes (default ``FILES``).
+    """
+
+    class Meta:
+        model = Dataset
+
+    name = factory.Sequence(lambda n: f"Upload {n:03}")
+    files = factory.LazyFunction(lambda: dict(FILES))
+
+    @classmethod
+    def _create(cls, model_class: type[Dataset], *args: Any, **kwargs: Any) -> Dataset:
+        if kwargs.get("owner") is None:
+            raise TypeError("UploadedDatasetFactory needs an owner")
+        return upload_dataset(kwargs.pop("owner"), **kwargs)
