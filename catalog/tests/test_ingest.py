@@ -3,9 +3,13 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import pwd
 import re
+import shutil
+import tempfile
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -26,7 +30,7 @@ from lakeweb.roles import MEMBER
 from lakeweb.storage import StorageError, layer_store
 from provenance.models import Activity, ProvenanceEvent
 
-from .factories import MetadataFieldFactory, microscopy_form
+from .factories import microscopy_form
 
 pytestmark = pytest.mark.django_db
 
@@ -117,8 +121,10 @@ def test_ingest_records_collection_provenance_via_ingest(users, member, form, tm
     assert event.parameters == {"files": 1, "bytes": 1, "via": "ingest", "origin": str(folder)}
 
 
-def _more_fields(form: MetadataForm) -> None:
-    MetadataFieldFactory(
+@pytest.fixture
+def form_with_lists(form: MetadataForm, metadata_field_factory) -> MetadataForm:
+    """The microscopy form plus a multiple-choice and a yes/no field."""
+    metadata_field_factory(
         form=form,
         order=4,
         name="channels",
@@ -126,11 +132,16 @@ def _more_fields(form: MetadataForm) -> None:
         field_type=FieldType.MULTIPLE_CHOICE,
         choices="red\ngreen\nblue",
     )
-    MetadataFieldFactory(form=form, order=5, name="fixed", prompt="Fixed", field_type="boolean")
+    metadata_field_factory(
+        form=form, order=5, name="fixed", prompt="Fixed", field_type=FieldType.BOOLEAN
+    )
+    return form
 
 
-def test_multiple_choice_and_yes_no_fields_from_pairs(users, form, tmp_path: Path) -> None:
-    _more_fields(form)
+def test_multiple_choice_and_yes_no_fields_from_pairs(
+    users, form_with_lists, tmp_path: Path
+) -> None:
+    form = form_with_lists
     folder = write_tree(tmp_path / "run", {"a.txt": b"a"})
 
     ingest(folder, form, metadata=[*METADATA, "channels=red", "channels=blue", "fixed=no"])
@@ -139,8 +150,8 @@ def test_multiple_choice_and_yes_no_fields_from_pairs(users, form, tmp_path: Pat
     assert experiment["channels"] == ["red", "blue"] and experiment["fixed"] is False
 
 
-def test_a_yes_no_field_refuses_other_words(users, form, tmp_path: Path) -> None:
-    _more_fields(form)
+def test_a_yes_no_field_refuses_other_words(users, form_with_lists, tmp_path: Path) -> None:
+    form = form_with_lists
     folder = write_tree(tmp_path / "run", {"a.txt": b"a"})
 
     with pytest.raises(CommandError, match="Metadata 'fixed' is a yes/no field, not 'maybe'"):
@@ -363,12 +374,58 @@ def test_a_read_failure_midway_fails_the_dataset_and_removes_its_files(
     assert not ProvenanceEvent.objects.filter(dataset=dataset).exists()
 
 
-def test_an_unreadable_file_is_refused(users, form, tmp_path: Path) -> None:
-    if os.geteuid() == 0:
-        pytest.skip("root reads every file")
-    folder = write_tree(tmp_path / "run", {"a.txt": b"a", "secret.txt": b"s"})
+@pytest.fixture
+def open_path() -> Iterator[Path]:
+    """A folder any user may enter (pytest's tmp_path is for its owner alone)."""
+    path = Path(tempfile.mkdtemp(prefix="lakeweb-ingest-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path)
+
+
+@contextmanager
+def without_root() -> Iterator[None]:
+    """Run the body as the unprivileged user "nobody" if the tests run as root.
+
+    Real, effective and file-system ids all become nobody's, with no
+    supplementary groups; root stays the saved set-user-id, so the ids come
+    back afterwards. For a user that is not root this does nothing.
+    """
+    if os.geteuid() != 0:
+        yield
+        return
+    nobody = pwd.getpwnam("nobody")
+    uids, gids, groups = os.getresuid(), os.getresgid(), os.getgroups()
+    os.setgroups([])
+    os.setresgid(nobody.pw_gid, nobody.pw_gid, gids[2])
+    os.setresuid(nobody.pw_uid, nobody.pw_uid, uids[2])
+    try:
+        yield
+    finally:
+        os.setresuid(*uids)
+        os.setresgid(*gids)
+        os.setgroups(groups)
+
+
+def test_an_unreadable_file_is_refused(users, form, open_path: Path) -> None:
+    """A file its reader may not read is refused, by name, before anything is stored.
+
+    The file is made unreadable with permission bits (chmod 000), as it is in
+    the field. Root reads it all the same (CAP_DAC_OVERRIDE), and CI runs as
+    root, so there the command runs as "nobody" for the length of the call
+    (``without_root``): the kernel's own permission check refuses the read,
+    and the real check in ``LocalFolder`` sees it. The alternatives were
+    worse: a FIFO blocks, a dangling symlink or a folder is refused for
+    another reason (tested above), and patching ``open`` or ``os.access``
+    would stand in for the very check under test.
+    """
+    folder = write_tree(open_path / "run", {"a.txt": b"a", "secret.txt": b"s"})
+    folder.chmod(0o755)
+    (folder / "a.txt").chmod(0o644)
     (folder / "secret.txt").chmod(0)
 
-    with pytest.raises(CommandError, match=re.escape("'secret.txt' cannot be read")):
+    with pytest.raises(CommandError) as refused, without_root():
         ingest(folder, form)
+
+    assert str(refused.value) == "'secret.txt' cannot be read: permission denied."
     assert_nothing_stored()
