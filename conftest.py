@@ -214,9 +214,18 @@ FLAGS = [
 ]
 
 
+def _csp_violation(text: str) -> bool:
+    """Chromium's console line for code the Content-Security-Policy blocked."""
+    return text.startswith("Refused to") or "Content Security Policy" in text
+
+
 @pytest.fixture
 def chromium_page(live_server, monkeypatch) -> Iterator[object]:
-    """A Playwright page in Debian's Chromium (never a downloaded browser)."""
+    """A Playwright page in Debian's Chromium (never a downloaded browser).
+
+    The test fails if a page breaks the Content-Security-Policy (Chromium
+    logs "Refused to …" for each violation) or throws an uncaught error.
+    """
     if not shutil.which(CHROMIUM):
         require_services(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
     from django.db import connections
@@ -225,13 +234,25 @@ def chromium_page(live_server, monkeypatch) -> Iterator[object]:
     # Playwright's sync API runs an event loop in this thread; the ORM calls
     # in the tests are still plain synchronous code.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    problems: list[str] = []
+
+    def on_console(message) -> None:
+        if _csp_violation(message.text):
+            problems.append(f"{message.location.get('url') or page.url}: {message.text}")
+
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         page = browser.new_page()
         page.set_default_timeout(15_000)
+        page.on("console", on_console)
+        page.on(
+            "pageerror", lambda error: problems.append(f"uncaught error on {page.url}: {error}")
+        )
         yield page
         browser.close()
         # With Playwright's loop running, the ORM calls in the test got their
         # own connection (asgiref keys connections by context); close it so
         # the test database can be dropped.
         connections.close_all()
+    report = "\n".join(problems)
+    assert not problems, f"the pages broke the Content-Security-Policy or threw:\n{report}"

@@ -5,6 +5,11 @@
   -> queue a backup.
 - An upload that survives reality: a large file, a network drop, a reload,
   and the upload resumes; the objects are checked over S3.
+- Every kind of page with its scripts at work, under the strict
+  Content-Security-Policy.
+
+``chromium_page`` (conftest.py) fails any of them on a CSP violation or an
+uncaught error in a page.
 """
 
 from __future__ import annotations
@@ -19,8 +24,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from catalog.models import Dataset, MetadataFormVersion, Promotion, UploadFile
-from catalog.tests.factories import microscopy_form
+from catalog.models import Dataset, DatasetStatus, Layer, MetadataFormVersion, Promotion, UploadFile
+from catalog.tests.factories import DatasetFactory, microscopy_form, upload_dataset
 from conftest import PASSWORD
 from lakeweb.setup import setup_token_make
 from lakeweb.storage import layer_store, layers_ensure
@@ -160,3 +165,54 @@ def test_interrupted_upload_resumes_and_lands_on_s3(page, live_server, s3_lake, 
         assert datafile.sha256 == hashlib.sha256(data).hexdigest()
     tomorrow = timezone.now() + datetime.timedelta(days=1)
     assert store.part_uploads_stale(before=tomorrow) == []  # no multipart upload left behind
+
+
+def test_each_kind_of_page_keeps_to_the_content_security_policy(page, live_server, users) -> None:
+    """Pages of every kind, their scripts at work: not one violation (see chromium_page)."""
+    base = live_server.url
+    admin = users["admin"]
+    raw = upload_dataset(
+        admin, files={"run1/notes/readme.txt": b"hello\n", "run1/a.csv": b"t\n0\n"}
+    )
+    processed = DatasetFactory(owner=admin, name="Processed run", layer=Layer.PROCESSED)
+    datafile = raw.files.get(path="run1/a.csv")
+    _login(page, base, admin)
+
+    for url in [
+        reverse("catalog:dashboard"),
+        reverse("catalog:layers"),
+        reverse("catalog:datafile_preview", args=[raw.pk, datafile.pk]),
+        reverse("provenance:dataset_lineage", args=[raw.pk]),
+        reverse("catalog:upload_choose"),
+        reverse("backups:backup_list"),
+        reverse("api_token"),
+        reverse("api:docs"),
+        reverse("api:dataset_list"),  # the browsable API
+        reverse("admin:index"),
+        reverse("admin:catalog_dataset_changelist"),
+        "/no-such-page/",
+    ]:
+        page.goto(base + url)
+
+    # The file tree opens a folder in place (tree.js puts the fetched fragment in).
+    page.goto(base + reverse("catalog:dataset_detail", args=[raw.pk]))
+    page.click("a.tree-open:has-text('run1/')")
+    page.wait_for_selector(".tree-children .tree-name:has-text('notes/')")
+
+    # More experiments add copies of the metadata fieldset (upload.js).
+    page.goto(base + reverse("catalog:upload", args=[raw.form_version.form.pk]))
+    page.fill("input[name=experiments]", "2")
+    page.dispatch_event("input[name=experiments]", "change")
+    page.wait_for_selector("fieldset.experiment[data-index='1']")
+
+    # Delete asks first (lakeweb.js, where an onsubmit= used to be): no, then yes.
+    asked = []
+    page.goto(base + reverse("catalog:dataset_detail", args=[processed.pk]))
+    page.once("dialog", lambda dialog: asked.append(dialog.message) or dialog.dismiss())
+    page.click("button:has-text('Delete')")
+    page.once("dialog", lambda dialog: asked.append(dialog.message) or dialog.accept())
+    page.click("button:has-text('Delete')")
+    page.wait_for_selector("text=Dataset deleted.")
+    assert asked == ["Delete this dataset and its files?"] * 2
+    processed.refresh_from_db()
+    assert processed.status == DatasetStatus.DELETED
