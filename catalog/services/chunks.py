@@ -16,6 +16,13 @@ number of chunks; it advances by compare-and-set, so a repeated chunk (a
 client retry) is stored twice at most and hashed once. On S3 the completed
 object lists each part with the checksum of the bytes that were hashed, so S3
 refuses to complete if a later copy of a part differed.
+
+A request may die between storing a file and recording it (a killed worker,
+a database blip), and its retry stores the file again. Raw keeps every
+version for its retention, so those writes are create-if-absent
+(``exclusive``, and a part upload's completion is too): the retry finds the
+object, checks it is the bytes it was sent (size and checksum), and records
+it; other bytes are refused (:class:`ChunkMismatch`) and nothing is stored.
 """
 
 from __future__ import annotations
@@ -31,9 +38,10 @@ from django.utils import timezone
 
 # Every plain refusal here is about the request's own bytes or ids: bad input (400).
 from lakeweb.errors import BadInput as ActionRefused
-from lakeweb.errors import ChunkConflict
+from lakeweb.errors import ChunkConflict, UploadClosed
 from lakeweb.hashing import ResumableSHA256
 from lakeweb.storage import LayerStore, StoredObject, layer_store
+from lakeweb.storage.base import ObjectConflict, PartUploadGone, PartWriter
 
 from ..models import DataFile, Dataset, UploadFile, UploadPart
 from .indexing import folder_of
@@ -46,6 +54,21 @@ PIECE = MIB
 BATCH_MAX_FILES = 500
 # How many chunks past the hashed offset a file may have stored and waiting.
 MAX_AHEAD = 4
+
+
+class ChunkMismatch(UploadClosed):
+    """The file is stored already, with other bytes than the ones sent now.
+
+    Refused as a closed upload is (409, no ``received``): this file cannot
+    go on with these bytes, so the page must stop and say why, not send the
+    chunk again.
+    """
+
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            f"'{path}' is already stored with other bytes than these: send the file as it "
+            "was when the upload began, or cancel the upload."
+        )
 
 
 def upload_chunk_write(
@@ -81,16 +104,15 @@ def upload_batch_write(*, dataset: Dataset, items: dict[int, IO[bytes]]) -> list
             raise ActionRefused(f"'{upload.path}' is too large for a batch; send it in chunks.")
         _check_chunk(upload, offset=0, length=getattr(items[file_id], "size", 0))
     order = list(items)
-    objects = layer_store(dataset.layer).put_many(
-        [
-            (
-                uploads[i].storage_key,
-                _read_exactly(items[i], uploads[i].size),
-                uploads[i].content_type,
-            )
-            for i in order
-        ]
-    )
+    batch = [
+        (uploads[i].storage_key, _read_exactly(items[i], uploads[i].size), uploads[i].content_type)
+        for i in order
+    ]
+    try:
+        objects = layer_store(dataset.layer).put_many(batch, exclusive=True)
+    except ObjectConflict as exc:
+        path = next(u.path for u in uploads.values() if u.storage_key == exc.key)
+        raise ChunkMismatch(path) from exc
     _record_batch(dataset, uploads, dict(zip(order, objects, strict=True)))
     for upload in uploads.values():
         upload.received, upload.completed = upload.size, True
@@ -164,7 +186,12 @@ def _pieces(stream: IO[bytes], length: int, *, done: int = 0) -> Iterator[bytes]
 
 def _write_whole(dataset: Dataset, upload: UploadFile, data: bytes) -> UploadFile:
     store = layer_store(dataset.layer)
-    stored = store.put_bytes(upload.storage_key, data, content_type=upload.content_type)
+    try:
+        stored = store.put_bytes(
+            upload.storage_key, data, content_type=upload.content_type, exclusive=True
+        )
+    except ObjectConflict as exc:
+        raise ChunkMismatch(upload.path) from exc
     return _advance(upload, offset=0, received=upload.size, state=b"", sha256=stored.sha256)
 
 
@@ -195,7 +222,7 @@ def _write_part(
         else:
             early = _read_exactly(stream, length)
             writer.write(early)
-        info = writer.finish()
+        info, completed_before = _part_finish(writer, last=offset + length == upload.size)
     if not in_turn:
         upload = _wait_for_turn(upload, offset)
         hasher = _hasher(upload)
@@ -205,16 +232,43 @@ def _write_part(
         return _advance(
             upload, offset=offset, received=received, state=hasher.state(), part=(number, info)
         )
+    sha256 = hasher.hexdigest()
     parts = [p.info for p in upload.parts.exclude(number=number)] + [info]
-    store.part_upload_complete(upload.storage_key, upload.storage_upload_id, parts)
+    _file_complete(store, upload, parts, sha256=sha256, completed_before=completed_before)
     return _advance(
-        upload,
-        offset=offset,
-        received=received,
-        state=b"",
-        sha256=hasher.hexdigest(),
-        part=(number, info),
+        upload, offset=offset, received=received, state=b"", sha256=sha256, part=(number, info)
     )
+
+
+def _part_finish(writer: PartWriter, *, last: bool) -> tuple[dict[str, Any], bool]:
+    """The stored part, and whether an earlier request had completed the file already."""
+    try:
+        return writer.finish(), False
+    except PartUploadGone as gone:
+        if not last:
+            raise
+        return gone.part, True
+
+
+def _file_complete(
+    store: LayerStore,
+    upload: UploadFile,
+    parts: list[dict[str, Any]],
+    *,
+    sha256: str,
+    completed_before: bool,
+) -> None:
+    """Make the file's object visible, once: a retry finds it made and checks it."""
+    expected = StoredObject(key=upload.storage_key, size=upload.size, sha256=sha256)
+    try:
+        if completed_before:
+            store.verify_existing(expected, parts=parts)
+        else:
+            store.part_upload_complete(
+                upload.storage_key, upload.storage_upload_id, parts, expected=expected
+            )
+    except ObjectConflict as exc:
+        raise ChunkMismatch(upload.path) from exc
 
 
 def _hasher(upload: UploadFile) -> ResumableSHA256:

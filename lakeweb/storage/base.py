@@ -19,6 +19,26 @@ class StorageError(Exception):
     """The storage refused or failed an operation (network, permissions, lock)."""
 
 
+class ObjectConflict(StorageError):
+    """A write-once key already holds other bytes than the ones being written."""
+
+    def __init__(self, key: str, layer: str) -> None:
+        super().__init__(f"{key} in {layer} already holds other bytes")
+        self.key = key
+
+
+class PartUploadGone(StorageError):
+    """The part upload is closed: an earlier request completed its object.
+
+    ``part`` describes the part that was to be stored (its number and
+    checksum or size), so the object can be checked against it.
+    """
+
+    def __init__(self, message: str, *, part: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.part = part
+
+
 @dataclass(frozen=True)
 class StoredObject:
     key: str
@@ -144,8 +164,21 @@ class LayerStore(ABC):
         """A writer for part ``number`` (1-based), ``length`` bytes at ``offset``."""
 
     @abstractmethod
-    def part_upload_complete(self, key: str, upload_id: str, parts: list[dict[str, Any]]) -> None:
-        """Make the object visible from its parts."""
+    def part_upload_complete(
+        self,
+        key: str,
+        upload_id: str,
+        parts: list[dict[str, Any]],
+        *,
+        expected: StoredObject | None = None,
+    ) -> None:
+        """Make the object visible from its parts, once.
+
+        If an earlier request completed it already (and failed before the
+        catalog recorded it), the object is checked against ``expected`` (and
+        the parts' checksums): the same bytes are success, others (or no
+        ``expected`` to compare with) an :class:`ObjectConflict`.
+        """
 
     @abstractmethod
     def part_upload_abort(self, key: str, upload_id: str) -> None:
@@ -167,12 +200,43 @@ class LayerStore(ABC):
     def delete(self, key: str) -> None:
         self.storage.delete(key)
 
-    def put_bytes(self, key: str, data: bytes, *, content_type: str = "") -> StoredObject:
+    def put_bytes(
+        self, key: str, data: bytes, *, content_type: str = "", exclusive: bool = False
+    ) -> StoredObject:
+        """Store ``data`` under ``key``.
+
+        ``exclusive``: never over an object already there. If one is (a
+        retried request), it is checked: the same bytes are success, others an
+        :class:`ObjectConflict`. Stores override this with an atomic
+        create-if-absent; this generic fallback checks, then writes, so two
+        concurrent requests for one key could both write.
+        """
+        if exclusive and self.exists(key):
+            return self.verify_existing(_expected(key, data))
         return self.save(key, io.BytesIO(data), content_type=content_type)
 
-    def put_many(self, objects: list[tuple[str, bytes, str]]) -> list[StoredObject]:
+    def put_many(
+        self, objects: list[tuple[str, bytes, str]], *, exclusive: bool = False
+    ) -> list[StoredObject]:
         """Store several small objects: (key, bytes, content type) each."""
-        return [self.put_bytes(key, data, content_type=kind) for key, data, kind in objects]
+        return [
+            self.put_bytes(key, data, content_type=kind, exclusive=exclusive)
+            for key, data, kind in objects
+        ]
+
+    def verify_existing(
+        self, expected: StoredObject, *, parts: list[dict[str, Any]] | None = None
+    ) -> StoredObject:
+        """Accept the object an earlier request stored if it is ``expected``; else ObjectConflict.
+
+        Read back and hashed here; stores that keep checksums compare those
+        first (``parts``: what completing a part upload was given).
+        """
+        if not self.exists(expected.key):
+            raise StorageError(f"{expected.key} is not in {self.layer}")
+        if self.sha256(expected.key) != (expected.size, expected.sha256):
+            raise ObjectConflict(expected.key, self.layer)
+        return expected
 
     def sha256(self, key: str) -> tuple[int, str]:
         """Size and SHA-256 read back from storage."""
@@ -184,3 +248,12 @@ class LayerStore(ABC):
         for key in keys:
             self.delete(key)
         return len(keys)
+
+
+def unknown_object(key: str) -> StoredObject:
+    """What a write expects when it has nothing to compare with: any object found conflicts."""
+    return StoredObject(key=key, size=-1, sha256="")
+
+
+def _expected(key: str, data: bytes) -> StoredObject:
+    return StoredObject(key=key, size=len(data), sha256=hashlib.sha256(data).hexdigest())

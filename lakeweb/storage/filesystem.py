@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import errno
 import hashlib
 import os
 import shutil
@@ -13,11 +14,23 @@ from typing import IO, Any
 
 from django.core.files.storage import FileSystemStorage
 
-from .base import CHUNK_SIZE, HashingReader, LayerStore, PartWriter, StorageError, StoredObject
+from .base import (
+    CHUNK_SIZE,
+    HashingReader,
+    LayerStore,
+    ObjectConflict,
+    PartUploadGone,
+    PartWriter,
+    StorageError,
+    StoredObject,
+    unknown_object,
+)
 
 # Unfinished part uploads live here, inside the layer folder (same disk, so
 # completing one is a rename) but outside every dataset prefix.
 STAGING = ".uploads"
+# What os.link raises on a filesystem without hard links (FAT, some network shares).
+NO_HARD_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV, errno.EMLINK}
 
 
 class FilesystemLayerStore(LayerStore):
@@ -53,8 +66,19 @@ class FilesystemLayerStore(LayerStore):
             raise StorageError(f"could not write {key} in {self.layer}: {exc}") from exc
         return StoredObject(key=key, size=reader.size, sha256=reader.sha256)
 
-    def put_many(self, objects: list[tuple[str, bytes, str]]) -> list[StoredObject]:
+    def put_bytes(
+        self, key: str, data: bytes, *, content_type: str = "", exclusive: bool = False
+    ) -> StoredObject:
+        return self.put_many([(key, data, content_type)], exclusive=exclusive)[0]
+
+    def put_many(
+        self, objects: list[tuple[str, bytes, str]], *, exclusive: bool = False
+    ) -> list[StoredObject]:
         """Write every file, then flush them all, then rename: one wait on the disk, not N."""
+        stored = [
+            StoredObject(key=key, size=len(data), sha256=hashlib.sha256(data).hexdigest())
+            for key, data, _kind in objects
+        ]
         pending: list[tuple[Path, Path, Any]] = []
         try:
             for key, data, _kind in objects:
@@ -68,17 +92,51 @@ class FilesystemLayerStore(LayerStore):
                 handle.flush()
                 os.fsync(handle.fileno())
                 handle.close()
-            for partial, path, _handle in pending:
-                os.replace(partial, path)
+            for (partial, path, _handle), object_ in zip(pending, stored, strict=True):
+                self._place(partial, path, object_, exclusive=exclusive)
         except OSError as exc:
+            raise StorageError(f"could not write a batch in {self.layer}: {exc}") from exc
+        finally:
             for partial, _path, handle in pending:
                 handle.close()
                 partial.unlink(missing_ok=True)
-            raise StorageError(f"could not write a batch in {self.layer}: {exc}") from exc
-        return [
-            StoredObject(key=key, size=len(data), sha256=hashlib.sha256(data).hexdigest())
-            for key, data, _kind in objects
-        ]
+        return stored
+
+    def _place(self, written: Path, path: Path, expected: StoredObject, *, exclusive: bool) -> None:
+        """Move a written file to its key; ``exclusive``: never over a file already there."""
+        if not exclusive:
+            os.replace(written, path)
+            return
+        try:
+            # A hard link fails when the name exists, where a rename would
+            # replace it: the filesystem's atomic create-if-absent, as S3's
+            # If-None-Match is. A file already there is an earlier request's.
+            os.link(written, path)
+        except FileExistsError:
+            self.verify_existing(expected)
+        except OSError as exc:
+            if exc.errno not in NO_HARD_LINKS:
+                raise
+            # A filesystem without hard links: check, then rename. Two
+            # concurrent requests for one key could both pass the check; a
+            # retry after a failure, the case this guards, cannot.
+            if path.exists():
+                self.verify_existing(expected)
+            else:
+                os.replace(written, path)
+        finally:
+            written.unlink(missing_ok=True)
+
+    def verify_existing(
+        self, expected: StoredObject, *, parts: list[dict[str, Any]] | None = None
+    ) -> StoredObject:
+        try:
+            size = self._path(expected.key).stat().st_size
+        except FileNotFoundError:
+            raise StorageError(f"{expected.key} is not in {self.layer}") from None
+        if size != expected.size:  # cheap: no need to read it
+            raise ObjectConflict(expected.key, self.layer)
+        return super().verify_existing(expected)
 
     def copy_to(self, key: str, target: LayerStore, target_key: str) -> str | None:
         with self.open(key) as stream:
@@ -127,15 +185,33 @@ class FilesystemLayerStore(LayerStore):
     def part_writer(
         self, key: str, upload_id: str, *, number: int, offset: int, length: int
     ) -> PartWriter:
-        return _StagingPartWriter(self._staging(upload_id), key, number, offset, length)
+        staging = self._staging(upload_id)
+        if not staging.exists() and self._path(key).exists():
+            return _CompletedPartWriter(key, upload_id, number, length)
+        return _StagingPartWriter(staging, key, number, offset, length)
 
-    def part_upload_complete(self, key: str, upload_id: str, parts: list[dict[str, Any]]) -> None:
+    def part_upload_complete(
+        self,
+        key: str,
+        upload_id: str,
+        parts: list[dict[str, Any]],
+        *,
+        expected: StoredObject | None = None,
+    ) -> None:
         staging, path = self._staging(upload_id), self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             with open(staging, "rb+") as handle:
                 os.fsync(handle.fileno())
-            os.replace(staging, path)
+        except FileNotFoundError:
+            if expected is None or not path.exists():
+                raise StorageError(f"upload {upload_id} of {key} is gone") from None
+            self.verify_existing(expected)  # an earlier request put it in place
+            return
+        except OSError as exc:
+            raise StorageError(f"could not complete {key} in {self.layer}: {exc}") from exc
+        try:
+            self._place(staging, path, expected or unknown_object(key), exclusive=True)
         except OSError as exc:
             raise StorageError(f"could not complete {key} in {self.layer}: {exc}") from exc
 
@@ -148,6 +224,30 @@ class FilesystemLayerStore(LayerStore):
             return []
         cutoff = before.timestamp()
         return [("", path.name) for path in staging.iterdir() if path.stat().st_mtime < cutoff]
+
+
+class _CompletedPartWriter(PartWriter):
+    """A part of an upload an earlier request completed: its bytes are taken, not stored.
+
+    ``finish`` says so (:class:`PartUploadGone`); the upload then checks the
+    file in place against the bytes it was sent.
+    """
+
+    def __init__(self, key: str, upload_id: str, number: int, length: int) -> None:
+        super().__init__(length)
+        self.key, self.upload_id, self.number = key, upload_id, number
+
+    def _write(self, piece: bytes, at: int) -> None:
+        pass
+
+    def _finish(self) -> dict[str, Any]:
+        raise PartUploadGone(
+            f"upload {self.upload_id} is gone: an earlier request completed {self.key}",
+            part={"PartNumber": self.number, "Size": self.length},
+        )
+
+    def close(self) -> None:
+        pass
 
 
 class _StagingPartWriter(PartWriter):

@@ -6,7 +6,7 @@ import base64
 import datetime
 import hashlib
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO, Any
 from urllib.parse import quote
 
@@ -15,12 +15,24 @@ from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.core.files.storage import Storage
 
-from .base import HashingReader, LayerStore, PartWriter, StorageError, StoredObject
+from .base import (
+    HashingReader,
+    LayerStore,
+    ObjectConflict,
+    PartUploadGone,
+    PartWriter,
+    StorageError,
+    StoredObject,
+    unknown_object,
+)
 
 # A single CopyObject handles up to 5 GiB; larger objects need a multipart copy,
 # whose checksum S3 reports per part, so those are verified by reading back.
 S3_SINGLE_COPY_LIMIT = 5 * 1024**3
 S3_ERRORS = (BotoCoreError, ClientError)
+# A conditional write that raced another write of the same key answers 409
+# ConditionalRequestConflict; it is sent again, then finds the object (412).
+CONDITIONAL_ATTEMPTS = 3
 
 
 class S3LayerStore(LayerStore):
@@ -173,24 +185,103 @@ class S3LayerStore(LayerStore):
         except (BotoCoreError, ClientError) as exc:
             raise StorageError(f"bucket {self.bucket} unreachable: {exc}") from exc
 
-    def put_bytes(self, key: str, data: bytes, *, content_type: str = "") -> StoredObject:
+    def put_bytes(
+        self, key: str, data: bytes, *, content_type: str = "", exclusive: bool = False
+    ) -> StoredObject:
         """One PUT with the SHA-256 computed once, here; S3 checks it on arrival."""
         digest = hashlib.sha256(data).digest()
-        extra = {"ContentType": content_type} if content_type else {}
+        expected = StoredObject(key=key, size=len(data), sha256=digest.hex())
+        args: dict[str, Any] = {"ContentType": content_type} if content_type else {}
+        args.update(
+            Bucket=self.bucket,
+            Key=key,
+            Body=data,
+            # Object Lock buckets require the algorithm header; the value is
+            # given, so botocore does not hash the body again.
+            ChecksumAlgorithm="SHA256",
+            ChecksumSHA256=base64.b64encode(digest).decode(),
+        )
         try:
-            self.client.put_object(
-                Bucket=self.bucket,
-                Key=key,
-                Body=data,
-                # Object Lock buckets require the algorithm header; the value is
-                # given, so botocore does not hash the body again.
-                ChecksumAlgorithm="SHA256",
-                ChecksumSHA256=base64.b64encode(digest).decode(),
-                **extra,
-            )
+            if exclusive:
+                self._write_once(self.client.put_object, args, expected)
+            else:
+                self.client.put_object(**args)
         except S3_ERRORS as exc:
             raise StorageError(f"could not write {key} to {self.bucket}: {exc}") from exc
-        return StoredObject(key=key, size=len(data), sha256=digest.hex())
+        return expected
+
+    def _write_once(
+        self,
+        write: Callable[..., Any],
+        args: dict[str, Any],
+        expected: StoredObject,
+        parts: list[dict[str, Any]] | None = None,
+    ) -> bool:
+        """Write unless the key holds an object; True if written, False if found (and checked).
+
+        Raw is Object-Locked: every write of a key that exists adds a version
+        nobody can delete before its retention ends. A retried request (a
+        killed worker, a database blip after the write) must not add one, so
+        the write is conditional (If-None-Match: *) and S3 refuses it
+        atomically (412) when the key exists; the object found is then checked
+        against the bytes sent. This beats staging in an unlocked bucket and
+        copying into raw once complete: no second pass over every byte, and
+        that copy would need the same guard. A HEAD before writing would
+        race; here it only checks what the refused write found.
+        """
+        for _attempt in range(CONDITIONAL_ATTEMPTS):
+            try:
+                write(**args, IfNoneMatch="*")
+                return True
+            except ClientError as exc:
+                code = _error_code(exc)
+                if code == "ConditionalRequestConflict":
+                    continue  # a concurrent write of the key; once it lands, 412
+                if code == "NotImplemented":
+                    return self._write_checked(write, args, expected, parts)
+                if code not in ("PreconditionFailed", "NoSuchUpload"):
+                    raise
+            # Refused because an earlier request wrote (or completed) it.
+            self.verify_existing(expected, parts=parts)
+            return False
+        raise StorageError(f"{expected.key}: concurrent writes kept conflicting")
+
+    def _write_checked(
+        self,
+        write: Callable[..., Any],
+        args: dict[str, Any],
+        expected: StoredObject,
+        parts: list[dict[str, Any]] | None,
+    ) -> bool:
+        """For stores without conditional writes: check, then write.
+
+        Two concurrent requests for one key could both pass the check and
+        both write; a retry after a failure, the case this guards, cannot.
+        """
+        if self.exists(expected.key):
+            self.verify_existing(expected, parts=parts)
+            return False
+        write(**args)
+        return True
+
+    def verify_existing(
+        self, expected: StoredObject, *, parts: list[dict[str, Any]] | None = None
+    ) -> StoredObject:
+        """Compare size and S3's own checksum; read back and hash only when S3 has none to give."""
+        try:
+            head = self.client.head_object(
+                Bucket=self.bucket, Key=expected.key, ChecksumMode="ENABLED"
+            )
+        except ClientError as exc:
+            raise StorageError(f"{expected.key} is not readable in {self.bucket}: {exc}") from exc
+        if head["ContentLength"] != expected.size:
+            raise ObjectConflict(expected.key, self.layer)
+        same = _checksum_matches(head, expected, parts)
+        if same is None:
+            return super().verify_existing(expected)
+        if not same:
+            raise ObjectConflict(expected.key, self.layer)
+        return expected
 
     def part_upload_begin(self, key: str, *, content_type: str = "") -> str:
         extra = {"ContentType": content_type} if content_type else {}
@@ -210,17 +301,33 @@ class S3LayerStore(LayerStore):
     ) -> PartWriter:
         return _MultipartPartWriter(self, key, upload_id, number, length)
 
-    def part_upload_complete(self, key: str, upload_id: str, parts: list[dict[str, Any]]) -> None:
+    def part_upload_complete(
+        self,
+        key: str,
+        upload_id: str,
+        parts: list[dict[str, Any]],
+        *,
+        expected: StoredObject | None = None,
+    ) -> None:
         listed = [
             {k: v for k, v in part.items() if v is not None}
             for part in sorted(parts, key=lambda p: p["PartNumber"])
         ]
+        args = {
+            "Bucket": self.bucket,
+            "Key": key,
+            "UploadId": upload_id,
+            "MultipartUpload": {"Parts": listed},
+        }
         try:
-            self.client.complete_multipart_upload(
-                Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": listed}
+            # NoSuchUpload: an earlier request completed it and then failed.
+            written = self._write_once(
+                self.client.complete_multipart_upload, args, expected or unknown_object(key), parts
             )
         except S3_ERRORS as exc:
             raise StorageError(f"could not complete {key} in {self.bucket}: {exc}") from exc
+        if not written:  # the key was taken: its parts would linger until aborted
+            self.part_upload_abort(key, upload_id)
 
     def part_upload_abort(self, key: str, upload_id: str) -> None:
         try:
@@ -262,6 +369,7 @@ class _MultipartPartWriter(PartWriter):
         self.crc = zlib.crc32(piece, self.crc)
 
     def _finish(self) -> dict[str, Any]:
+        crc = base64.b64encode(self.crc.to_bytes(4, "big")).decode()
         try:
             result = self.store.client.upload_part(
                 Bucket=self.store.bucket,
@@ -270,10 +378,10 @@ class _MultipartPartWriter(PartWriter):
                 PartNumber=self.number,
                 Body=self.body if self.body is not None else b"",
                 ChecksumAlgorithm="CRC32",
-                # given, so botocore does not compute it again
-                ChecksumCRC32=base64.b64encode(self.crc.to_bytes(4, "big")).decode(),
+                ChecksumCRC32=crc,  # given, so botocore does not compute it again
             )
         except S3_ERRORS as exc:
+            self._gone_if_completed(exc, crc)
             raise StorageError(f"could not store part {self.number} of {self.key}: {exc}") from exc
         return {
             "PartNumber": self.number,
@@ -281,5 +389,53 @@ class _MultipartPartWriter(PartWriter):
             "ChecksumCRC32": result.get("ChecksumCRC32"),
         }
 
+    def _gone_if_completed(self, exc: Exception, crc: str) -> None:
+        """Raise PartUploadGone when an earlier request completed the object.
+
+        S3 answers NoSuchUpload and moto an internal error, so what decides
+        is whether the object exists, asked only once the part was refused.
+        """
+        if isinstance(exc, ClientError) and self.store.exists(self.key):
+            raise PartUploadGone(
+                f"upload {self.upload_id} is gone: an earlier request completed {self.key}",
+                part={"PartNumber": self.number, "ChecksumCRC32": crc},
+            ) from exc
+
     def close(self) -> None:
         self.body = None
+
+
+def _error_code(exc: ClientError) -> str:
+    if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 412:
+        return "PreconditionFailed"
+    return exc.response.get("Error", {}).get("Code", "")
+
+
+def _checksum_matches(
+    head: dict[str, Any], expected: StoredObject, parts: list[dict[str, Any]] | None
+) -> bool | None:
+    """Whether S3's checksum of the object is the expected one; None if it cannot tell.
+
+    A single PUT keeps the object's SHA-256. A part upload keeps a composite
+    CRC32: the CRC32 of the parts' CRC32s, "-<parts>" appended (the parts'
+    checksums are of the very bytes lakeweb hashed). Anything else, or a
+    composite that differs without S3 saying it is one, is read back instead.
+    """
+    sha256 = head.get("ChecksumSHA256")
+    if sha256 and "-" not in sha256:
+        return base64.b64decode(sha256).hex() == expected.sha256
+    crc32, composite = head.get("ChecksumCRC32"), _composite_crc32(parts or [])
+    if not crc32 or composite is None or head.get("ChecksumType") == "FULL_OBJECT":
+        return None
+    value, _, count = crc32.partition("-")
+    if value == composite and count in ("", str(len(parts or []))):
+        return True
+    return False if count or head.get("ChecksumType") == "COMPOSITE" else None
+
+
+def _composite_crc32(parts: list[dict[str, Any]]) -> str | None:
+    crcs = [part.get("ChecksumCRC32") for part in sorted(parts, key=lambda p: p["PartNumber"])]
+    if not crcs or None in crcs:
+        return None
+    joined = b"".join(base64.b64decode(crc) for crc in crcs)
+    return base64.b64encode(zlib.crc32(joined).to_bytes(4, "big")).decode()
