@@ -41,9 +41,24 @@ def field_definition(field: MetadataField) -> dict[str, Any]:
 TEXT_TYPES = (FieldType.TEXT, FieldType.LONG_TEXT)
 NUMBER_TYPES = (FieldType.INTEGER, FieldType.DECIMAL)
 CHOICE_TYPES = (FieldType.CHOICE, FieldType.MULTIPLE_CHOICE)
-YES_NO = {"1": True, "true": True, "yes": True, "on": True}
-YES_NO |= {"0": False, "false": False, "no": False, "off": False}
+YES_WORDS = ("1", "true", "yes", "on", "y")
+NO_WORDS = ("0", "false", "no", "off", "n")
 BOUNDS = {"min_value": "min", "max_value": "max"}  # model field -> definition key
+
+
+def yes_no(text: str) -> bool | None:
+    """A yes/no answer typed as text (any case, spaces around) as a bool; None if it is none.
+
+    The one reading of yes/no words: metadata sent to the API or ingested, a
+    form's default, a searched value. (A checkbox's widget would take any
+    non-empty text, "no" included, as ticked.)
+    """
+    word = text.strip().lower()
+    if word in YES_WORDS:
+        return True
+    if word in NO_WORDS:
+        return False
+    return None
 
 
 def _plain_decimal(value: str) -> decimal.Decimal:
@@ -120,7 +135,7 @@ def _initial(spec: dict[str, Any]) -> Any:
     if default and spec["type"] == FieldType.MULTIPLE_CHOICE:
         return [part.strip() for part in default.split(",")]
     if default and spec["type"] == FieldType.BOOLEAN:
-        return YES_NO.get(default.strip().lower(), False)
+        return bool(yes_no(default))
     return default
 
 
@@ -198,9 +213,9 @@ def _default_errors(spec: dict[str, Any]) -> dict[str, list[str]]:
     if not spec["default"]:
         return {}
     if spec["type"] == FieldType.BOOLEAN:
-        if spec["default"].strip().lower() in YES_NO:
+        if yes_no(spec["default"]) is not None:
             return {}
-        return {"default": [f"A yes/no default is one of: {', '.join(YES_NO)}."]}
+        return {"default": [f"A yes/no default is one of: {', '.join(YES_WORDS + NO_WORDS)}."]}
     try:
         build_field({**spec, "required": False}).clean(_initial(spec))
     except ValidationError as exc:

@@ -27,6 +27,7 @@ from django.db import connection
 from django.db.models import BooleanField, Exists, F, Func, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from ..metadata import yes_no
 from ..models import Dataset, DatasetStatus
 
 # Sort orders a user can choose; each maps to an index led by status.
@@ -144,10 +145,9 @@ def value_candidates(value: str) -> list[Any]:
         number = None
     if number is not None and number.is_finite():
         candidates.append(int(number) if number == number.to_integral_value() else float(number))
-    if value.lower() in ("yes", "true"):
-        candidates.append(True)
-    elif value.lower() in ("no", "false"):
-        candidates.append(False)
+    answer = yes_no(value)
+    if answer is not None:
+        candidates.append(answer)
     return candidates
 
 

@@ -21,11 +21,12 @@ from typing import IO, Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 
+from lakeweb.errors import PermissionRefused
 from lakeweb.storage import LayerStore, StorageError, StoredObject, layer_store
 
+from ..metadata import yes_no
 from ..models import Dataset, FieldType, MetadataFormVersion
 from .datasets import dataset_fail, dataset_storage_key
-from .errors import PermissionRefused
 from .origins import Origin, SourceFile, ingest_origin, shown
 from .paths import clean_paths
 from .upload import (
@@ -39,16 +40,13 @@ from .upload import (
 # progress(done_files, total_files, done_bytes, total_bytes), called in the caller's thread
 Progress = Callable[[int, int, int, int], None]
 PROGRESS_SECONDS = 0.25
-# A checkbox's widget would read any non-empty text, "no" included, as ticked.
-YES_NO = {"1": True, "true": True, "yes": True, "on": True}
-YES_NO |= {"0": False, "false": False, "no": False, "off": False}
 
 
 def metadata_pairs(*, form_version: MetadataFormVersion, pairs: Sequence[str]) -> dict[str, Any]:
     """One experiment's values from ``key=value`` strings, keyed by the form's field names.
 
     A multiple-choice field takes its key once per choice; any other key may
-    appear once; a yes/no field takes yes/no, true/false, on/off or 1/0.
+    appear once; a yes/no field takes yes/no, y/n, true/false, on/off or 1/0.
     Unknown keys are refused rather than dropped silently.
     """
     kinds = {spec["name"]: spec["type"] for spec in form_version.fields}
@@ -69,9 +67,10 @@ def metadata_pairs(*, form_version: MetadataFormVersion, pairs: Sequence[str]) -
         elif key in values:
             errors.append(f"Metadata key '{key}' is given twice.")
         elif kinds[key] == FieldType.BOOLEAN:
-            if value.strip().lower() not in YES_NO:
+            answer = yes_no(value)
+            if answer is None:
                 errors.append(f"Metadata '{key}' is a yes/no field, not '{shown(value)}'.")
-            values[key] = YES_NO.get(value.strip().lower(), False)
+            values[key] = bool(answer)
         else:
             values[key] = value
     if errors:

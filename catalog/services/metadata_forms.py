@@ -8,9 +8,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from ..metadata import field_definition, metadata_form_class, to_json
+from lakeweb.errors import ActionRefused
+
+from ..metadata import field_definition, metadata_form_class, to_json, yes_no
 from ..models import Dataset, FieldType, MetadataForm, MetadataFormVersion, Source
-from .errors import ActionRefused
 
 MANDATORY_KEYS = ("source", "date", "version")
 
@@ -32,18 +33,15 @@ def form_version_current(*, form: MetadataForm) -> MetadataFormVersion:
     return form.versions.order_by("-number").first() or form_version_publish(form=form)
 
 
-YES = {"1", "true", "yes", "on", "y"}
-NO = {"0", "false", "no", "off", "n", ""}
-
-
-def _yes_no(spec: dict[str, Any], value: Any) -> Any:
-    """Yes/no words sent as text (API, ingest) as booleans; anything else refused."""
+def _yes_no(spec: dict[str, Any], value: Any) -> bool:
+    """Yes/no words sent as text (API, ingest) as booleans, empty as no; others refused."""
     if isinstance(value, bool) or value is None:
         return bool(value)
-    text = str(value).strip().lower()
-    if text in YES | NO:
-        return text in YES
-    raise ValidationError(f"{spec['prompt']}: '{value}' is not yes or no.")
+    text = str(value)
+    answer = yes_no(text) if text.strip() else False
+    if answer is None:
+        raise ValidationError(f"{spec['prompt']}: '{value}' is not yes or no.")
+    return answer
 
 
 def metadata_clean(*, version: MetadataFormVersion, values: dict[str, Any]) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from catalog import selectors, services
-from catalog.metadata import metadata_form_class
+from catalog.metadata import metadata_form_class, yes_no
 from catalog.models import (
     Dataset,
     FieldType,
@@ -862,7 +862,7 @@ BAD_CONFIGURATIONS = [
     ),
     pytest.param(
         {"field_type": "boolean", "default": "maybe"},
-        "A yes/no default is one of: 1, true, yes, on, 0, false, no, off.",
+        "A yes/no default is one of: 1, true, yes, on, y, 0, false, no, off, n.",
         id="default-not-yes-or-no",
     ),
     pytest.param(
@@ -938,11 +938,30 @@ def test_model_validation_names_every_field_at_fault() -> None:
 
 
 @pytest.mark.parametrize(
-    "sent, stored", [("no", False), ("off", False), ("0", False), ("yes", True), ("on", True)]
+    "sent, stored",
+    [
+        *[("no", False), ("off", False), ("0", False), ("N", False), ("", False), (" ", False)],
+        *[("yes", True), ("on", True), ("Y", True), (" True ", True), (1, True), (True, True)],
+    ],
 )
-def test_yes_no_words_sent_as_text_are_booleans(sent: str, stored: bool) -> None:
+def test_yes_no_words_sent_as_text_are_booleans(sent: Any, stored: bool) -> None:
     version = _version_of(field_type=FieldType.BOOLEAN)
     assert _clean(version, sent) == {"value": stored}
+
+
+@pytest.mark.parametrize("word", ["1", "true", "yes", "on", "y", "TRUE", " Yes "])
+def test_one_parser_reads_every_yes(word: str) -> None:
+    assert yes_no(word) is True
+
+
+@pytest.mark.parametrize("word", ["0", "false", "no", "off", "n", "OFF", " No "])
+def test_one_parser_reads_every_no(word: str) -> None:
+    assert yes_no(word) is False
+
+
+@pytest.mark.parametrize("word", ["", "maybe", "yes please", "2", "oui", "\u00b2"])
+def test_one_parser_reads_nothing_else(word: str) -> None:
+    assert yes_no(word) is None
 
 
 def test_other_text_for_a_yes_no_field_is_refused() -> None:
