@@ -13,7 +13,8 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 
 from .metadata import metadata_form_class
-from .models import FieldType, Layer, MetadataForm, MetadataFormVersion, Source, Tag
+from .models import FieldType, Layer, MetadataFormVersion, Source, Tag
+from .selectors.forms import metadata_form_find
 from .selectors.search import RELEVANCE, SORTS, DatasetQuery
 from .services.metadata_forms import MANDATORY_KEYS
 
@@ -224,9 +225,7 @@ class DatasetSearchForm(forms.Form):
         text = self.cleaned_data["form"]
         if not text:
             return None
-        match = MetadataForm.objects.filter(
-            Q(pk=int(text)) if text.isdigit() else Q(name=text)
-        ).first()
+        match = metadata_form_find(text=text)
         if match is None:
             raise ValidationError(f"There is no metadata form '{text}'.")
         return match.pk

@@ -9,7 +9,8 @@ from rest_framework import serializers
 from rest_framework.reverse import reverse
 
 from .forms import MAX_EXPERIMENTS
-from .models import DataFile, Dataset, Layer, MetadataForm, MetadataFormVersion, Promotion, Source
+from .models import DataFile, Dataset, Layer, MetadataFormVersion, Promotion, Source
+from .selectors.forms import metadata_form_find
 from .services import DatasetDraft, form_version_current
 
 
@@ -191,9 +192,7 @@ class DatasetRegisterSerializer(serializers.Serializer):
         return source
 
     def validate_form(self, value: str) -> MetadataFormVersion:
-        form = MetadataForm.objects.filter(name=value).first()
-        if form is None and value.isdigit():
-            form = MetadataForm.objects.filter(pk=int(value)).first()
+        form = metadata_form_find(text=value)
         if form is None:
             raise serializers.ValidationError(
                 f"Unknown metadata form '{value}' (give its exact name or id)."

@@ -50,6 +50,7 @@ def test_api_next_links_walk_every_dataset_once(api_for, many) -> None:
     ("params", "message"),
     [
         ({"tags": "nosuchtag"}, "tags: There is no tag 'nosuchtag'."),
+        ({"form": "\u00b2"}, "form: There is no metadata form '\u00b2'."),
         ({"field": "nosuchfield=1"}, "field: No metadata form has a field 'nosuchfield'."),
         ({"field": "x'); DROP TABLE catalog_dataset; --"}, "is not of the form field=value"),
         ({"owner": "ghost"}, "owner: There is no user 'ghost'."),

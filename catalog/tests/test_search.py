@@ -432,6 +432,9 @@ def test_broad_searches_stop_counting(client_for, many, monkeypatch) -> None:
         ({"source": "nowhere"}, "There is no source &#x27;nowhere&#x27;"),
         ({"tags": "nosuchtag"}, "There is no tag &#x27;nosuchtag&#x27;"),
         ({"form": "Nope"}, "There is no metadata form &#x27;Nope&#x27;"),
+        # str.isdigit() takes '²', which int() refuses: a 400, not a 500.
+        ({"form": "\u00b2"}, "There is no metadata form &#x27;\u00b2&#x27;"),
+        ({"form": "9" * 40}, "There is no metadata form &#x27;9999"),
         ({"owner": "ghost@lab.example"}, "There is no user"),
         ({"field": "operator"}, "is not of the form field=value"),
         ({"field": "op'erator=1"}, "is not of the form field=value"),

@@ -12,9 +12,11 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, OutputWrapper
 
-from catalog.models import MetadataForm, MetadataFormVersion, Source
-from catalog.services import ActionRefused, DatasetDraft, form_version_current
+from catalog.models import MetadataFormVersion, Source
+from catalog.selectors.forms import metadata_form_find
+from catalog.services import DatasetDraft, form_version_current
 from catalog.services.ingest import dataset_ingest, metadata_pairs
+from lakeweb.errors import ActionRefused
 from lakeweb.storage import StorageError
 
 # A folder full of bad names should not print a million lines.
@@ -147,9 +149,7 @@ class Command(BaseCommand):
             raise CommandError(f"Unknown source '{slug}'. Known sources: {known}.") from None
 
     def _form_version(self, name_or_id: str) -> MetadataFormVersion:
-        form = MetadataForm.objects.filter(name=name_or_id).first()
-        if form is None and name_or_id.isdigit():
-            form = MetadataForm.objects.filter(pk=int(name_or_id)).first()
+        form = metadata_form_find(text=name_or_id)
         if form is None:
             raise CommandError(f"Unknown metadata form '{name_or_id}' (give its exact name or id).")
         if form.retired:
