@@ -25,6 +25,7 @@ from typing import Any
 from django.db.models import Count, QuerySet, Sum
 
 from ..models import DataFile, DataFolder, Dataset, DatasetStatus
+from ..services.paths import has_control_characters
 from .preview import preview_kind
 
 PAGE_SIZE = 200
@@ -80,7 +81,7 @@ def folder_path_clean(raw: str) -> str:
     (PostgreSQL refuses NUL in a query).
     """
     path = raw.strip("/")
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in path):
+    if has_control_characters(path):
         raise TreeNotFound("A folder path never contains control characters.")
     return path
 

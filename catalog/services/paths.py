@@ -15,6 +15,20 @@ from django.core.exceptions import ValidationError
 MAX_PATH_BYTES = 900
 # Most filesystems cap one name at 255 bytes.
 MAX_SEGMENT_BYTES = 255
+# Cc: NUL, newline, DEL, U+0085; Cf: format and bidi controls (U+202E, U+200E,
+# zero-width characters), which make a name read as another; Cs: lone
+# surrogates, which UTF-8 cannot store. U+2028/U+2029 end a line in many readers.
+CONTROL_CATEGORIES = frozenset({"Cc", "Cf", "Cs"})
+LINE_SEPARATORS = frozenset("\u2028\u2029")
+
+
+def has_control_characters(text: str) -> bool:
+    """Whether ``text`` holds a character no name, path or prefix may hold (see above)."""
+    if text.isprintable():  # the usual case, at C speed: none of them is printable
+        return False
+    return any(
+        unicodedata.category(ch) in CONTROL_CATEGORIES or ch in LINE_SEPARATORS for ch in text
+    )
 
 
 def clean_path(raw: str) -> str:
@@ -22,9 +36,10 @@ def clean_path(raw: str) -> str:
     shown = repr(raw)[1:-1][:200]
     if not raw or not raw.strip():
         raise ValidationError("A file has an empty name.", code="empty")
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in raw):
+    if has_control_characters(raw):
         raise ValidationError(
-            f"File name '{shown}' contains control characters (such as NUL or a newline).",
+            f"File name '{shown}' contains control characters "
+            "(such as NUL, a newline or a right-to-left mark).",
             code="control",
         )
     if raw.startswith(("/", "\\")) or (len(raw) > 1 and raw[1] == ":"):

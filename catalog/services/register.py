@@ -23,6 +23,7 @@ from .datasets import dataset_fail
 from .ingest import dataset_ingest_copy, draft_field_problems, draft_owner_check, origin_files
 from .metadata_forms import metadata_clean
 from .origins import S3Prefix, shown
+from .paths import has_control_characters
 from .upload import DatasetDraft, dataset_upload_start
 
 REGISTER_WORKERS = 4
@@ -74,7 +75,7 @@ def _prefix_problems(prefix: str) -> list[str]:
         ]
     parts = urlsplit(prefix)
     problems = []
-    if any(ord(char) < 32 or ord(char) == 127 for char in prefix):
+    if has_control_characters(prefix):
         problems.append("The prefix contains control characters.")
     if "?" in prefix or "#" in prefix:
         problems.append("A prefix cannot contain '?' or '#'.")

@@ -373,6 +373,9 @@ BAD = [
     ({"source": "telescope"}, "source: Unknown source 'telescope'. Known sources:"),
     ({"form": "No such form"}, "form: Unknown metadata form 'No such form'"),
     ({"form": "999999"}, "form: Unknown metadata form '999999'"),
+    # str.isdigit() takes '²' and int() refuses it: a clear 400, not a 500.
+    ({"form": "\u00b2"}, "form: Unknown metadata form '\u00b2'"),
+    ({"form": "9" * 30}, "form: Unknown metadata form '999"),
     ({"name": "   "}, "name: This field may not be blank."),
     ({"name": "n" * 256}, "name: Ensure this field has no more than 255 characters."),
     ({"external_id": "x" * 201}, "external_id: Ensure this field has no more than 200"),
@@ -389,6 +392,10 @@ BAD = [
     ({"prefix": "s3://Lab_Data/runs/"}, "'Lab_Data' is not an S3 bucket name"),
     ({"prefix": "s3://lab-data/run#1/"}, "A prefix cannot contain '?' or '#'."),
     ({"prefix": "s3://lab-data/run\n1/"}, "The prefix contains control characters."),
+    ({"prefix": "s3://lab-data/run\u202e1/"}, "The prefix contains control characters."),
+    ({"prefix": "s3://lab-data/run\u200e1/"}, "The prefix contains control characters."),
+    ({"prefix": "s3://lab-data/run\u20281/"}, "The prefix contains control characters."),
+    ({"prefix": "s3://lab-data/run\x851/"}, "The prefix contains control characters."),
     ({"prefix": "s3://lab-data/" + "k" * 1025}, "longer than S3's 1024-byte keys"),
     (_lake_bucket, "is one of the lake's own buckets and cannot be registered."),
     (

@@ -4,6 +4,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from catalog.services import clean_path, clean_paths
+from catalog.services.paths import has_control_characters
 
 
 @pytest.mark.parametrize(
@@ -19,6 +20,15 @@ from catalog.services import clean_path, clean_paths
         ("a\\b.txt", "backslash"),
         ("bad\x00name", "control"),
         ("line\nbreak", "control"),
+        ("del\x7f", "control"),
+        ("next\x85line", "control"),
+        ("invoice\u202etxt.exe", "control"),
+        ("left\u200eto-right", "control"),
+        ("zero\u200bwidth", "control"),
+        ("bom\ufeff.txt", "control"),
+        ("line\u2028separator", "control"),
+        ("paragraph\u2029separator", "control"),
+        ("lone\ud800surrogate", "control"),
         ("", "empty"),
         ("a/" + "x" * 256, "too_long"),
         ("/".join(["d" * 200] * 5), "too_long"),
@@ -36,6 +46,19 @@ def test_clean_path_refuses(raw: str, code: str) -> None:
 )
 def test_clean_path_accepts_unicode_and_spaces(raw: str) -> None:
     assert clean_path(raw) == raw
+
+
+@pytest.mark.parametrize(
+    "text", ["run 1/été.txt", "日本\u3000語", "no\u00a0break", "private\ue000use", ""]
+)
+def test_printable_text_and_spaces_are_no_control_characters(text: str) -> None:
+    assert not has_control_characters(text)
+
+
+@pytest.mark.parametrize("char", ["\x00", "\t", "\x1b", "\x7f", "\x85", "\u061c", "\u2066"])
+def test_control_and_bidi_characters_are_found_anywhere(char: str) -> None:
+    assert has_control_characters(char)
+    assert has_control_characters(f"a/b{char}/c.txt")
 
 
 def test_clean_path_stores_nfc() -> None:

@@ -140,6 +140,7 @@ def test_file_and_folder_names_are_escaped(client_for, nested) -> None:
         ({"dir": "nope"}, "This dataset has no folder “nope”."),
         ({"dir": "a/b/two.txt"}, "This dataset has no folder “a/b/two.txt”."),
         ({"dir": "a\x00"}, "A folder path never contains control characters."),
+        ({"dir": "a\u202eb"}, "A folder path never contains control characters."),
         ({"dir": " a"}, "This dataset has no folder “ a”."),
         ({"fpage": "x"}, "The page number must be a whole number from 1 up."),
         ({"fpage": "0"}, "The page number must be a whole number from 1 up."),
