@@ -1,7 +1,7 @@
 """Catalog API: search, detail, files, downloads, promote, delete, register, stats (SPEC §3.6).
 
 Each view validates its input and calls one selector or service; refusals
-(``ActionRefused``/``PermissionRefused``) become 409/403 in ``lakeweb.api``.
+(``lakeweb.errors``) get their HTTP status in ``lakeweb.api``.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from lakeweb import errors
 from lakeweb.api import CanBrowse
 
 from . import selectors, services
@@ -45,7 +46,7 @@ def ready_dataset(pk: Any) -> Dataset:
     """The ready dataset ``pk`` or a JSON 404 (tombstones and unfinished uploads too)."""
     try:
         dataset = selectors.dataset_get(pk=pk)
-    except Dataset.DoesNotExist:
+    except errors.NotFound:
         raise NotFound(NO_DATASET) from None
     if dataset.status != DatasetStatus.READY:
         raise NotFound(NO_DATASET)

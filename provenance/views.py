@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
-from catalog.views.browse import get_dataset as _dataset
+from catalog.selectors import dataset_get
 from lakeweb.access import browse_required
 
 from .selectors import lineage, lineage_graph, prov_document
@@ -13,7 +13,7 @@ from .selectors import lineage, lineage_graph, prov_document
 
 @browse_required
 def dataset_lineage(request: HttpRequest, pk: str) -> HttpResponse:
-    dataset = _dataset(pk)
+    dataset = dataset_get(pk=pk)
     context = {
         "dataset": dataset,
         "chain": lineage(dataset=dataset),
@@ -24,6 +24,8 @@ def dataset_lineage(request: HttpRequest, pk: str) -> HttpResponse:
 
 @browse_required
 def dataset_prov_json(request: HttpRequest, pk: str) -> HttpResponse:
-    response = JsonResponse(prov_document(dataset=_dataset(pk)), json_dumps_params={"indent": 1})
+    response = JsonResponse(
+        prov_document(dataset=dataset_get(pk=pk)), json_dumps_params={"indent": 1}
+    )
     response["Content-Disposition"] = f'attachment; filename="prov-{pk}.json"'
     return response

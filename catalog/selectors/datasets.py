@@ -7,6 +7,7 @@ from typing import IO, Any
 
 from django.db.models import QuerySet
 
+from lakeweb.errors import NotFound
 from lakeweb.storage import layer_store
 
 from ..models import DataFile, Dataset, DatasetStatus, JobStatus, MetadataForm
@@ -14,12 +15,15 @@ from ..services.promote import promotion_permission
 
 
 def dataset_get(*, pk: Any) -> Dataset:
-    """A browsable dataset (ready or deleted tombstone), or Dataset.DoesNotExist."""
-    return (
-        Dataset.objects.select_related("source", "owner", "form_version__form")
-        .prefetch_related("tags")
-        .get(pk=pk, status__in=[DatasetStatus.READY, DatasetStatus.DELETED])
-    )
+    """A browsable dataset (ready or deleted tombstone); NotFound (a 404) when there is none."""
+    try:
+        return (
+            Dataset.objects.select_related("source", "owner", "form_version__form")
+            .prefetch_related("tags")
+            .get(pk=pk, status__in=[DatasetStatus.READY, DatasetStatus.DELETED])
+        )
+    except Dataset.DoesNotExist:
+        raise NotFound("No such dataset.") from None
 
 
 @dataclass(frozen=True)

@@ -19,13 +19,6 @@ from ..selectors.tree import (
 )
 
 
-def get_dataset(pk: object) -> Dataset:
-    try:
-        return selectors.dataset_get(pk=pk)
-    except Dataset.DoesNotExist:
-        raise Http404("No such dataset.") from None
-
-
 def get_folder_page(request: HttpRequest, dataset: Dataset) -> FolderPage:
     """The folder ``?dir=`` at page ``?fpage=``, or 404 saying what is wrong."""
     try:
@@ -40,7 +33,7 @@ def get_folder_page(request: HttpRequest, dataset: Dataset) -> FolderPage:
 
 @browse_required
 def dataset_detail(request: HttpRequest, pk: str) -> HttpResponse:
-    dataset = get_dataset(pk)
+    dataset = selectors.dataset_get(pk=pk)
     context = {
         "dataset": dataset,
         "experiments": selectors.dataset_metadata_rows(dataset=dataset),
@@ -55,7 +48,7 @@ def dataset_detail(request: HttpRequest, pk: str) -> HttpResponse:
 @browse_required
 def dataset_tree(request: HttpRequest, pk: str) -> HttpResponse:
     """One folder's children as an HTML fragment, for opening a folder in place."""
-    dataset = get_dataset(pk)
+    dataset = selectors.dataset_get(pk=pk)
     if dataset.status == DatasetStatus.DELETED:
         raise Http404("This dataset was deleted; its files are gone.")
     context = {"dataset": dataset, "tree": get_folder_page(request, dataset)}

@@ -17,10 +17,10 @@ from django.utils.http import content_disposition_header
 from lakeweb.access import browse_required
 from lakeweb.storage import StorageError
 
+from .. import selectors
 from ..models import DataFile, DatasetStatus
 from ..selectors import archive, tree
 from ..selectors import preview as previews
-from .browse import get_dataset
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ def get_datafile(pk: str, file_id: int) -> DataFile:
 @browse_required
 def dataset_zip(request: HttpRequest, pk: str) -> StreamingHttpResponse:
     """Every file of a ready dataset in one zip, made while it is sent."""
-    dataset = get_dataset(pk)
+    dataset = selectors.dataset_get(pk=pk)
     if dataset.status != DatasetStatus.READY:
         raise Http404("This dataset was deleted; its files are gone.")
     response = StreamingHttpResponse(

@@ -27,6 +27,8 @@ def test_prov_json_permissions(client_for, member, role: str) -> None:
         assert f"dataset:{dataset.pk}" in response.json()["entity"]
 
 
-def test_unknown_dataset_is_404(client_for) -> None:
+def test_unknown_dataset_is_404_with_the_reason(client_for) -> None:
     url = reverse("provenance:dataset_lineage", args=["00000000-0000-0000-0000-000000000000"])
-    assert client_for("viewer").get(url).status_code == 404
+    response = client_for("viewer").get(url)
+    assert response.status_code == 404
+    assert "No such dataset." in response.content.decode()
