@@ -7,8 +7,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from catalog.services import PermissionRefused
 from lakeweb.access import permission_required
+from lakeweb.errors import PermissionRefused
 
 from .models import BackupKind
 from .selectors import backup_jobs_recent, backup_schedules

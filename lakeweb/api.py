@@ -11,14 +11,13 @@ from typing import Any
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from rest_framework import exceptions, status
+from rest_framework import exceptions
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from catalog.services import ActionRefused, PermissionRefused
-
 from .access import can_browse
+from .errors import refusal_of
 
 
 class Pagination(PageNumberPagination):
@@ -30,7 +29,7 @@ class Pagination(PageNumberPagination):
 class CanBrowse(BasePermission):
     """Reads: viewers and up (anonymous too with public browsing); writes need a login.
 
-    What a write may do is then the service's own check (PermissionRefused -> 403).
+    What a write may do is then the service's own check (a refusal, ``lakeweb.errors``).
     """
 
     message = "Your account has no role yet: ask an admin to make you a viewer."
@@ -41,10 +40,12 @@ class CanBrowse(BasePermission):
         return can_browse(request.user)
 
 
-class Conflict(exceptions.APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "The request conflicts with the state of the lake."
-    default_code = "conflict"
+class Refused(exceptions.APIException):
+    """A service's refusal, with the status ``lakeweb.errors`` gives it."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status_code = status
 
 
 def _flatten(detail: Any, field: str = "") -> list[str]:
@@ -57,13 +58,12 @@ def _flatten(detail: Any, field: str = "") -> list[str]:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Any:
-    """Service refusals become 403/409; validation errors keep fields but gain a ``detail``."""
-    if isinstance(exc, PermissionRefused):
-        exc = exceptions.PermissionDenied(str(exc))
-    elif isinstance(exc, ActionRefused):
-        exc = Conflict(str(exc))
-    elif isinstance(exc, DjangoValidationError):
+    """Refusals get the status ``lakeweb.errors`` gives; validation errors gain a ``detail``."""
+    refusal = refusal_of(exc)
+    if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(exc.messages)
+    elif refusal is not None:
+        exc = Refused(refusal.status, refusal.message)
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(exc, exceptions.ValidationError):
         response.data = {"detail": " ".join(_flatten(exc.detail)), "errors": exc.detail}

@@ -28,6 +28,8 @@ from typing import Any
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from lakeweb.errors import BadInput
+
 from ..models import Dataset
 from .counts import MatchCounts, dataset_counts, dataset_months
 from .search import RELEVANCE, SORTS, DatasetQuery, dataset_filter, dataset_ordered
@@ -37,7 +39,7 @@ PAGE_SIZE = 25
 MONTH_JUMP_FROM = 2_500
 
 
-class BadCursor(ValueError):
+class BadCursor(BadInput):
     """A page link that this catalog did not make (or made for another sort)."""
 
 

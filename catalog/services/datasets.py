@@ -8,12 +8,12 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from lakeweb.errors import ActionRefused, PermissionRefused
 from lakeweb.storage import layer_store
 from provenance.models import Activity
 from provenance.services import provenance_record
 
 from ..models import Dataset, DatasetStatus, Layer
-from .errors import ActionRefused, PermissionRefused
 from .indexing import dataset_index, dataset_unindex
 
 

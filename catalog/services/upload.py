@@ -18,13 +18,13 @@ from typing import IO, Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
+from lakeweb.errors import ActionRefused, PermissionRefused
 from lakeweb.storage import StorageError, StoredObject, layer_store
 from provenance.models import Activity
 from provenance.services import provenance_record
 
 from ..models import DataFile, Dataset, Layer, MetadataFormVersion, Source, Tag
 from .datasets import dataset_fail, dataset_seal, dataset_storage_key
-from .errors import ActionRefused, PermissionRefused
 from .indexing import folder_of
 from .metadata_forms import metadata_clean, metadata_document
 from .paths import clean_paths

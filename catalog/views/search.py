@@ -10,6 +10,7 @@ from django.shortcuts import render
 from django.template.loader import render_to_string
 
 from lakeweb.access import browse_required
+from lakeweb.errors import refusal_of
 
 from .. import selectors
 from ..forms import DatasetSearchForm
@@ -46,7 +47,8 @@ def dataset_list(request: HttpRequest) -> HttpResponse:
         try:
             results = _results(request, form, version)
         except BadCursor as exc:
-            return _page(request, _search(request, form, errors=[str(exc)]), status=400)
+            status, problems = refusal_of(exc)
+            return _page(request, _search(request, form, errors=problems), status=status)
         search = _search(request, form, results=results)
         cache.set(key, search, RESULTS_CACHE_SECONDS)
     return _page(request, search)

@@ -23,6 +23,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from lakeweb.access import permission_required
+from lakeweb.errors import ActionRefused, ChunkConflict, refusal_of
 
 from .. import selectors, services
 from ..forms import UploadForm, UploadStartForm, experiment_forms
@@ -66,12 +67,20 @@ def upload(request: HttpRequest, form_id: int) -> HttpResponse:
     experiments = experiment_forms(version, request.POST or None)
     status = 200
     if request.method == "POST":
+        status = 400
         if upload_form.is_valid() and all(form.is_valid() for form in experiments):
-            dataset = _upload(request, upload_form, experiments, version)
-            if dataset is not None:
+            try:
+                dataset = services.dataset_upload(
+                    draft=_draft(request, upload_form.cleaned_data, experiments, version),
+                    items=_items(upload_form.cleaned_data),
+                )
+            except (ValidationError, ActionRefused) as exc:
+                status, problems = refusal_of(exc)
+                for message in problems:
+                    upload_form.add_error(None, message)
+            else:
                 messages.success(request, f"Uploaded {dataset.file_count} files to raw.")
                 return redirect("catalog:dataset_detail", pk=dataset.pk)
-        status = 400
     context = {
         "definition": definition,
         "version": version,
@@ -83,24 +92,11 @@ def upload(request: HttpRequest, form_id: int) -> HttpResponse:
     return render(request, "catalog/upload.html", context, status=status)
 
 
-def _upload(
-    request: HttpRequest, upload_form: UploadForm, experiments: list[Any], version: Any
-) -> Dataset | None:
-    data = upload_form.cleaned_data
-    items = [
+def _items(data: dict[str, Any]) -> list[services.UploadedItem]:
+    return [
         services.UploadedItem(path=path, stream=upload, content_type=upload.content_type or "")
         for path, upload in zip(data["paths"], data["files"], strict=True)
     ]
-    try:
-        return services.dataset_upload(
-            draft=_draft(request, data, experiments, version), items=items
-        )
-    except ValidationError as exc:
-        for message in exc.messages:
-            upload_form.add_error(None, message)
-    except services.ActionRefused as exc:
-        upload_form.add_error(None, str(exc))
-    return None
 
 
 def _errors(form: Any, prefix: str = "") -> list[str]:
@@ -113,16 +109,12 @@ def _errors(form: Any, prefix: str = "") -> list[str]:
     ]
 
 
-def _refusal(exc: Exception) -> JsonResponse:
-    if isinstance(exc, ValidationError):
-        return JsonResponse({"errors": exc.messages}, status=400)
-    if isinstance(exc, services.ChunkConflict):
-        return JsonResponse({"errors": [str(exc)], "received": exc.received}, status=409)
-    if isinstance(exc, services.UploadClosed):
-        return JsonResponse({"errors": [str(exc)]}, status=409)
-    if isinstance(exc, services.PermissionRefused):
-        return JsonResponse({"errors": [str(exc)]}, status=403)
-    return JsonResponse({"errors": [str(exc)]}, status=400)
+def _refusal(exc: ValidationError | ActionRefused) -> JsonResponse:
+    status, problems = refusal_of(exc)
+    body: dict[str, Any] = {"errors": problems}
+    if isinstance(exc, ChunkConflict):
+        body["received"] = exc.received  # where the page resumes
+    return JsonResponse(body, status=status)
 
 
 def _status(dataset: Dataset) -> dict[str, Any]:
@@ -162,7 +154,7 @@ def upload_start(request: HttpRequest, form_id: int) -> JsonResponse:
             draft=_draft(request, data, experiments, version),
             files=[services.PlannedFile(path=path, size=size) for path, size in data["manifest"]],
         )
-    except (ValidationError, services.ActionRefused) as exc:
+    except (ValidationError, ActionRefused) as exc:
         return _refusal(exc)
     return JsonResponse(_status(dataset), status=201)
 
@@ -175,7 +167,7 @@ def upload_session(request: HttpRequest, upload_id: str) -> JsonResponse:
         if request.method == "DELETE":
             services.upload_session_cancel(dataset=dataset)
             return JsonResponse({"upload": upload_id, "status": "cancelled"})
-    except services.ActionRefused as exc:
+    except ActionRefused as exc:
         return _refusal(exc)
     return JsonResponse(_status(dataset))
 
@@ -196,7 +188,7 @@ def upload_chunk(request: HttpRequest, upload_id: str, file_id: int) -> JsonResp
         upload = services.upload_chunk_write(
             dataset=dataset, file_id=file_id, offset=offset, length=length, stream=request
         )
-    except services.ActionRefused as exc:
+    except ActionRefused as exc:
         return _refusal(exc)
     return JsonResponse({"received": upload.received, "complete": upload.completed})
 
@@ -211,7 +203,7 @@ def upload_batch(request: HttpRequest, upload_id: str) -> JsonResponse:
     try:
         dataset = services.upload_session_get(dataset_id=upload_id, user=request.user)
         uploads = services.upload_batch_write(dataset=dataset, items=items)
-    except services.ActionRefused as exc:
+    except ActionRefused as exc:
         return _refusal(exc)
     return JsonResponse(
         {"files": [{"id": u.pk, "received": u.received, "complete": u.completed} for u in uploads]}
@@ -224,7 +216,7 @@ def upload_finish(request: HttpRequest, upload_id: str) -> JsonResponse:
     try:
         dataset = services.upload_session_get(dataset_id=upload_id, user=request.user)
         dataset = services.upload_session_finish(dataset=dataset, user=request.user)
-    except services.ActionRefused as exc:
+    except ActionRefused as exc:
         return _refusal(exc)
     messages.success(request, f"Uploaded {dataset.file_count} files to raw.")
     url = reverse("catalog:dataset_detail", args=[dataset.pk])
