@@ -213,6 +213,17 @@ S3_BUCKETS = {
     for layer in LAKEWEB_LAYERS
 }
 S3_PRESIGNED_URL_SECONDS = env.int("S3_PRESIGNED_URL_SECONDS", default=300)
+# Fail fast on a stalled store (lakeweb/storage/s3client.py), so that a page
+# shows a StorageError before gunicorn kills its worker at 30 s. One S3 call
+# waits at most S3_MAX_ATTEMPTS x (connect + read) plus a backoff under 1 s:
+# ~21 s when the store accepts connections but never answers (2 x 10 s), 6 s
+# when nothing answers at all (2 x 3 s), 27 s at the very worst. The read
+# timeout bounds each wait for bytes, not a whole transfer. Workers are not
+# under gunicorn's clock: compose gives them a longer read timeout, for
+# server-side copies that answer only when done.
+S3_CONNECT_TIMEOUT = env.float("S3_CONNECT_TIMEOUT", default=3.0)
+S3_READ_TIMEOUT = env.float("S3_READ_TIMEOUT", default=10.0)
+S3_MAX_ATTEMPTS = max(1, env.int("S3_MAX_ATTEMPTS", default=2))
 # Raw is write-once: S3 Object Lock with a default retention (SPEC §2).
 RAW_RETENTION_DAYS = env.int("RAW_RETENTION_DAYS", default=90)
 RAW_RETENTION_MODE = env.str("RAW_RETENTION_MODE", default="GOVERNANCE")

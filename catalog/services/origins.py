@@ -13,7 +13,6 @@ from pathlib import PurePath
 from typing import IO, Any, Protocol
 from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from lakeweb.storage import StorageError
@@ -121,6 +120,8 @@ class S3Prefix:
     """Every object under ``s3://bucket/prefix/`` on the lake's S3 endpoint."""
 
     def __init__(self, origin: str, *, connections: int = 10) -> None:
+        from lakeweb.storage.s3client import s3_client, s3_config  # boto3 only when S3 is used
+
         parts = urlsplit(origin)
         if not parts.netloc:
             raise ValidationError(f"'{shown(origin)}' names no bucket; use s3://bucket/prefix/.")
@@ -129,7 +130,8 @@ class S3Prefix:
         # The prefix is a folder: "s3://b/run1" must not take in "run10/".
         self.prefix = prefix if not prefix or prefix.endswith("/") else f"{prefix}/"
         self.label = f"s3://{self.bucket}/{self.prefix}"
-        self.client = _s3_client(connections=connections)
+        # One connection per worker thread that reads from the prefix.
+        self.client = s3_client(config=s3_config(max_pool_connections=max(10, connections)))
 
     def scan(self) -> tuple[list[SourceFile], list[str]]:
         from botocore.exceptions import BotoCoreError, ClientError
@@ -157,25 +159,6 @@ class S3Prefix:
         except (BotoCoreError, ClientError) as exc:
             raise OSError(str(exc)) from exc
         return _S3Body(body)  # type: ignore[return-value]
-
-
-def _s3_client(*, connections: int) -> Any:
-    import boto3
-    from botocore.config import Config
-
-    config = Config(
-        signature_version="s3v4",
-        s3={"addressing_style": settings.S3_ADDRESSING_STYLE},
-        max_pool_connections=max(10, connections),
-    )
-    return boto3.session.Session().client(
-        "s3",
-        endpoint_url=settings.S3_ENDPOINT_URL,
-        region_name=settings.S3_REGION,
-        aws_access_key_id=settings.S3_ACCESS_KEY_ID,
-        aws_secret_access_key=settings.S3_SECRET_ACCESS_KEY,
-        config=config,
-    )
 
 
 def ingest_origin(origin: str, *, workers: int = 4) -> Origin:

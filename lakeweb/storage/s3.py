@@ -10,7 +10,6 @@ from collections.abc import Callable, Iterator
 from typing import IO, Any
 from urllib.parse import quote
 
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.core.files.storage import Storage
@@ -25,6 +24,7 @@ from .base import (
     StoredObject,
     unknown_object,
 )
+from .s3client import s3_config
 
 # A single CopyObject handles up to 5 GiB; larger objects need a multipart copy,
 # whose checksum S3 reports per part, so those are verified by reading back.
@@ -49,21 +49,13 @@ class S3LayerStore(LayerStore):
     def _storage(self, endpoint_url: str | None) -> Storage:
         from storages.backends.s3 import S3Storage
 
-        # Every request with a body carries a checksum header that is signed
-        # (ours, or botocore's CRC32 by default) and that S3 verifies, so the
-        # body needs no second SHA-256 for the signature, even over plain HTTP.
-        config = Config(
-            signature_version="s3v4",
-            s3={"addressing_style": settings.S3_ADDRESSING_STYLE, "payload_signing_enabled": False},
-            request_checksum_calculation="when_supported",
-        )
         return S3Storage(
             bucket_name=self.bucket,
             endpoint_url=endpoint_url,
             region_name=settings.S3_REGION,
             access_key=settings.S3_ACCESS_KEY_ID,
             secret_key=settings.S3_SECRET_ACCESS_KEY,
-            client_config=config,
+            client_config=s3_config(),
             file_overwrite=True,
             querystring_expire=settings.S3_PRESIGNED_URL_SECONDS,
             default_acl=None,
