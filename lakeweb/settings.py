@@ -109,10 +109,15 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Rendered catalog results and tallies (keyed by catalog version), allauth's
 # login rate limits and, when shared, sessions. Without CACHE_URL each process
 # keeps its own: right for one machine. Several web processes or machines
-# should share one (compose: redis://redis:6379/1), so that rate limits hold
-# across them.
+# should share one (compose: redis://cache:6379/0, a Redis of its own beside
+# the broker's), so that rate limits hold across them.
 CACHE_URL = env.str("CACHE_URL", default="")
 CACHES = {"default": env.cache_url_config(CACHE_URL or "locmemcache://")}
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    # A cache outage is not a site outage (lakeweb/cache.py): while Redis fails
+    # every read is a miss and every write is skipped, so sessions come from the
+    # database; the login rate limits are then counted in each process.
+    CACHES["default"]["BACKEND"] = "lakeweb.cache.FailSoftRedisCache"
 if CACHE_URL:
     # Sessions read from the shared cache, written through to the database.
     # Not with per-process caches: a logout would not reach the other processes.
