@@ -13,7 +13,7 @@ from .models import BackupJob
 @admin.register(BackupJob)
 class BackupJobAdmin(admin.ModelAdmin):
     list_display = (
-        "created_at",
+        "job",
         "kind",
         "status",
         "prefix",
@@ -21,7 +21,8 @@ class BackupJobAdmin(admin.ModelAdmin):
         "bytes_copied",
         "error_count",
     )
-    list_filter = ("kind", "status")
+    list_filter = ("kind", "job__status")
+    list_select_related = ("job",)
     readonly_fields = [f.name for f in BackupJob._meta.fields]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -29,3 +30,6 @@ class BackupJobAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # the record of work done; its job is kept too

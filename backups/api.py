@@ -12,6 +12,9 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from lakeweb.jobs.models import JobStatus
+from lakeweb.jobs.selectors import job_message
+
 from .models import BackupJob, BackupKind
 from .selectors import backup_job_get, backup_jobs_recent
 from .services import backup_request
@@ -32,16 +35,32 @@ class BackupPermission(BasePermission):
 
 
 class BackupJobSerializer(serializers.ModelSerializer):
+    job = serializers.UUIDField(source="job_id", read_only=True)
+    status = serializers.ChoiceField(source="job.status", choices=JobStatus.choices, read_only=True)
     triggered_by = serializers.CharField(
-        source="triggered_by.get_username", read_only=True, allow_null=True, default=None
+        source="job.requested_by.get_username", read_only=True, allow_null=True, default=None
     )
+    progress_done = serializers.IntegerField(source="job.progress_done", read_only=True)
+    progress_total = serializers.IntegerField(
+        source="job.progress_total", read_only=True, allow_null=True
+    )
+    error = serializers.CharField(source="job.error", read_only=True)
+    created_at = serializers.DateTimeField(source="job.created_at", read_only=True)
+    started_at = serializers.DateTimeField(source="job.started_at", read_only=True)
+    finished_at = serializers.DateTimeField(source="job.finished_at", read_only=True)
+    message = serializers.SerializerMethodField()
 
     class Meta:
         model = BackupJob
         fields = [
             "id",
+            "job",
             "kind",
             "status",
+            "message",
+            "progress_done",
+            "progress_total",
+            "error",
             "prefix",
             "triggered_by",
             "object_count",
@@ -53,6 +72,9 @@ class BackupJobSerializer(serializers.ModelSerializer):
             "finished_at",
         ]
         read_only_fields = fields
+
+    def get_message(self, backup: BackupJob) -> str:
+        return job_message(backup.job)
 
 
 class BackupList(generics.ListAPIView):

@@ -1,11 +1,14 @@
-"""Backup jobs: snapshots of the whole lake into the archive layer (SPEC §2)."""
+"""Backups: snapshots of the whole lake, each made by a job (SPEC §2)."""
 
 from __future__ import annotations
 
+import datetime
 import uuid
 
-from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import models
+
+from lakeweb.jobs.models import Job
 
 
 class BackupKind(models.TextChoices):
@@ -14,34 +17,44 @@ class BackupKind(models.TextChoices):
     MANUAL = "manual", "on demand"
 
 
-class BackupStatus(models.TextChoices):
-    QUEUED = "queued", "queued"
-    RUNNING = "running", "running"
-    SUCCEEDED = "succeeded", "succeeded"
-    FAILED = "failed", "failed"
-
-
 class BackupJob(models.Model):
+    """What a backup job wrote: its snapshot folder, counts, bytes and errors.
+
+    Status, who asked and when it ran are the job's.
+    """
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    job = models.OneToOneField(Job, on_delete=models.PROTECT, related_name="backup")
     kind = models.CharField(max_length=10, choices=BackupKind.choices)
-    status = models.CharField(
-        max_length=10, choices=BackupStatus.choices, default=BackupStatus.QUEUED
-    )
     prefix = models.CharField(max_length=200, blank=True, help_text="Snapshot folder in archive.")
-    triggered_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
-    )
     object_count = models.PositiveIntegerField(default=0)
     bytes_copied = models.PositiveBigIntegerField(default=0)
     error_count = models.PositiveIntegerField(default=0)
     errors = models.JSONField(default=list, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ["-created_at"]
+        ordering = ["-job__created_at"]
         permissions = [("trigger_backup", "Can trigger a backup")]
 
     def __str__(self) -> str:
         return f"{self.kind} backup {self.prefix or self.id} ({self.status})"
+
+    @property
+    def status(self) -> str:
+        return self.job.status
+
+    @property
+    def triggered_by(self) -> AbstractBaseUser | None:
+        return self.job.requested_by
+
+    @property
+    def created_at(self) -> datetime.datetime:
+        return self.job.created_at
+
+    @property
+    def started_at(self) -> datetime.datetime | None:
+        return self.job.started_at
+
+    @property
+    def finished_at(self) -> datetime.datetime | None:
+        return self.job.finished_at

@@ -9,12 +9,14 @@ from .models import BackupJob
 
 
 def backup_jobs_recent(*, limit: int = 100) -> QuerySet[BackupJob]:
-    return BackupJob.objects.select_related("triggered_by").order_by("-created_at")[:limit]
+    return BackupJob.objects.select_related("job__requested_by").order_by("-job__created_at")[
+        :limit
+    ]
 
 
 def backup_job_get(*, pk: object) -> BackupJob | None:
     """One backup job, or None."""
-    return BackupJob.objects.select_related("triggered_by").filter(pk=pk).first()
+    return BackupJob.objects.select_related("job__requested_by").filter(pk=pk).first()
 
 
 def backup_schedules() -> QuerySet[PeriodicTask]:

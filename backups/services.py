@@ -22,11 +22,15 @@ from django.utils import timezone
 
 from catalog.models import DataFile, DatasetStatus
 from catalog.services import ChecksumMismatch, PermissionRefused
+from lakeweb.jobs.models import Job
+from lakeweb.jobs.runner import JobContext
+from lakeweb.jobs.services import job_request
 from lakeweb.storage import LayerStore, StorageError, layer_store
+from lakeweb.storage.copy import copy_verified
 from provenance.models import Activity
 from provenance.services import provenance_record
 
-from .models import BackupJob, BackupKind, BackupStatus
+from .models import BackupJob, BackupKind
 
 logger = logging.getLogger(__name__)
 
@@ -48,19 +52,13 @@ PROGRESS_EVERY = 50
 
 
 def backup_request(*, kind: str, user: AbstractBaseUser | None) -> BackupJob:
-    """Create a queued backup job and hand it to a worker after commit."""
+    """Queue a backup job (sent to a worker after commit; by the sweep if the broker is down)."""
     if user is not None and not user.has_perm("backups.trigger_backup"):
         raise PermissionRefused("Only curators and admins can trigger backups.")
     with transaction.atomic():
-        job = BackupJob.objects.create(kind=kind, triggered_by=user)
-        transaction.on_commit(lambda: _enqueue(job))
-    return job
-
-
-def _enqueue(job: BackupJob) -> None:
-    from .tasks import backup_run_task
-
-    backup_run_task.delay(str(job.pk))
+        job = job_request(kind="backup", requested_by=user, parameters={"kind": kind})
+        backup = BackupJob.objects.create(job=job, kind=kind)
+    return backup
 
 
 def snapshot_prefix(*, kind: str, when: datetime.datetime) -> str:
@@ -76,42 +74,30 @@ def snapshot_prefix(*, kind: str, when: datetime.datetime) -> str:
     return f"backups/{kind}/{label}/"
 
 
-def _backup_claim(job_id: str) -> BackupJob | None:
-    with transaction.atomic():
-        job = BackupJob.objects.select_for_update().get(pk=job_id)
-        if job.status in (BackupStatus.SUCCEEDED, BackupStatus.FAILED):
-            return None
-        job.status = BackupStatus.RUNNING
-        job.started_at = job.started_at or timezone.now()
-        job.prefix = job.prefix or snapshot_prefix(kind=job.kind, when=job.started_at)
-        job.save(update_fields=["status", "started_at", "prefix"])
-        return job
-
-
-def _copy_object(datafile: DataFile, archive: LayerStore, key: str) -> str:
-    source = layer_store(datafile.dataset.layer)
-    sha256 = source.copy_to(datafile.storage_key, archive, key)
-    if sha256 is None:
-        _size, sha256 = archive.sha256(key)
-    if sha256 != datafile.sha256:
-        raise ChecksumMismatch(f"{datafile.storage_key}: copy has SHA-256 {sha256}")
-    return sha256
-
-
-def _copy_objects(job: BackupJob, archive: LayerStore) -> list[dict[str, Any]]:
+def _copy_objects(ctx: JobContext, job: BackupJob, archive: LayerStore) -> list[dict[str, Any]]:
     entries: list[dict[str, Any]] = []
     files = DataFile.objects.filter(dataset__status=DatasetStatus.READY).select_related("dataset")
+    total = files.count()
+    ctx.progress(0, total, f"copying {total} objects", force=True)
     for datafile in files.order_by("dataset__layer", "storage_key").iterator():
         path = f"objects/{datafile.dataset.layer}/{datafile.storage_key}"
         try:
-            sha256 = _copy_object(datafile, archive, job.prefix + path)
+            sha256 = copy_verified(
+                source=layer_store(datafile.dataset.layer),
+                key=datafile.storage_key,
+                target=archive,
+                target_key=job.prefix + path,
+                sha256=datafile.sha256,
+            )
         except (StorageError, ChecksumMismatch) as exc:
             job.errors.append(f"{path}: {exc}")
+            ctx.log(f"{path}: {exc}")
             continue
         entries.append({"path": path, "size": datafile.size, "sha256": sha256})
         job.bytes_copied += datafile.size
         if len(entries) % PROGRESS_EVERY == 0:
             _save_progress(job, len(entries))
+        ctx.progress(len(entries) + len(job.errors), total)
     return entries
 
 
@@ -152,7 +138,7 @@ def _write_manifest(job: BackupJob, archive: LayerStore, files: list[dict[str, A
     manifest = {
         "write_date": timezone.now().isoformat(),
         "kind": job.kind,
-        "job": str(job.pk),
+        "job": str(job.job_id),
         "prefix": job.prefix,
         "file_count": len(files),
         "total_size": sum(entry["size"] for entry in files),
@@ -163,49 +149,56 @@ def _write_manifest(job: BackupJob, archive: LayerStore, files: list[dict[str, A
     archive.put_bytes(job.prefix + "manifest.json", body, content_type="application/json")
 
 
-def backup_run(*, job_id: str) -> BackupJob | None:
-    """Copy every object and the catalog into a snapshot, then its manifest."""
-    job = _backup_claim(job_id)
-    if job is None:
-        return None
-    archive = layer_store("archive")
+def backup_body(ctx: JobContext) -> dict[str, Any]:
+    """Copy every object and the catalog into a snapshot, then its manifest.
+
+    Run again after a lost worker, it writes the same snapshot again from the
+    start (the manifest, written last, is what makes a snapshot complete).
+    """
+    job = BackupJob.objects.select_related("job").get(job=ctx.job)
+    job.prefix = job.prefix or snapshot_prefix(
+        kind=job.kind, when=ctx.job.started_at or timezone.now()
+    )
     job.errors, job.bytes_copied = [], 0
-    files = _copy_objects(job, archive)
+    job.save(update_fields=["prefix", "errors", "bytes_copied"])
+    archive = layer_store("archive")
+    files = _copy_objects(ctx, job, archive)
     catalog = _write_catalog(archive, job.prefix + "catalog.json")
     files.append({"path": "catalog.json", **catalog})
     _write_manifest(job, archive, files)
-    _backup_finish(job, object_count=len(files))
+    with ctx.hold():
+        _backup_finish(job, object_count=len(files))
     backup_prune(kind=job.kind)
-    return job
+    if job.errors:
+        # Every object that could be copied is in the snapshot; the job says what was not.
+        raise BackupIncomplete(f"{len(job.errors)} objects could not be copied: {job.errors[0]}")
+    return {"prefix": job.prefix, "objects": len(files), "bytes": job.bytes_copied}
 
 
-@transaction.atomic
+class BackupIncomplete(Exception):
+    """The snapshot was written without some objects (listed in its manifest)."""
+
+
 def _backup_finish(job: BackupJob, *, object_count: int) -> None:
     job.object_count = object_count
     job.error_count = len(job.errors)
-    job.status = BackupStatus.FAILED if job.errors else BackupStatus.SUCCEEDED
-    job.finished_at = timezone.now()
-    job.save()
+    job.save(update_fields=["object_count", "error_count", "errors", "bytes_copied"])
     provenance_record(
         activity=Activity.BACKUP,
-        actor=job.triggered_by,
+        actor=job.job.requested_by,
         target_layer="archive",
-        parameters={"job": str(job.pk), "prefix": job.prefix, "objects": object_count},
+        parameters={"job": str(job.job_id), "prefix": job.prefix, "objects": object_count},
         note=f"{job.kind} backup: {object_count} objects, {len(job.errors)} errors",
     )
 
 
-def backup_fail(*, job_id: str, reason: str) -> None:
-    """Mark a backup job failed with a readable reason."""
-    with transaction.atomic():
-        job = BackupJob.objects.select_for_update().get(pk=job_id)
-        if job.status == BackupStatus.SUCCEEDED:
-            return
-        job.status = BackupStatus.FAILED
-        job.errors = [*job.errors, reason[:2000]]
-        job.error_count = len(job.errors)
-        job.finished_at = timezone.now()
-        job.save(update_fields=["status", "errors", "error_count", "finished_at"])
+def backup_on_fail(job: Job, reason: str) -> None:
+    """A backup that failed as a whole (not object by object): its row says why too."""
+    backup = BackupJob.objects.filter(job=job).first()
+    if backup is not None and not backup.errors:
+        backup.errors = [*backup.errors, reason[:2000]]
+        backup.error_count = len(backup.errors)
+        backup.save(update_fields=["errors", "error_count"])
 
 
 def backup_prune(*, kind: str) -> list[str]:

@@ -177,8 +177,9 @@ class DatasetAdmin(admin.ModelAdmin):
 
 @admin.register(Promotion)
 class PromotionAdmin(admin.ModelAdmin):
-    list_display = ("source", "target_layer", "status", "requested_by", "created_at", "finished_at")
-    list_filter = ("status", "target_layer")
+    list_display = ("source", "target_layer", "status", "job")
+    list_filter = ("job__status", "target_layer")
+    list_select_related = ("source", "job")
     readonly_fields = [f.name for f in Promotion._meta.fields]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -186,3 +187,6 @@ class PromotionAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # the record of work done; its job is kept too

@@ -8,6 +8,9 @@ from django.db.models import Count, Sum
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
+from lakeweb.jobs.models import JobStatus
+from lakeweb.jobs.selectors import job_message
+
 from .forms import MAX_EXPERIMENTS
 from .models import DataFile, Dataset, Layer, MetadataFormVersion, Promotion, Source
 from .selectors.forms import metadata_form_find
@@ -145,11 +148,35 @@ class PromoteSerializer(serializers.Serializer):
 class PromotionSerializer(serializers.ModelSerializer):
     source = serializers.UUIDField(source="source_id", read_only=True)
     target = serializers.UUIDField(source="target_id", read_only=True, allow_null=True)
+    job = serializers.UUIDField(source="job_id", read_only=True)
+    status = serializers.ChoiceField(source="job.status", choices=JobStatus.choices, read_only=True)
+    files_done = serializers.IntegerField(source="job.progress_done", read_only=True)
+    error = serializers.CharField(source="job.error", read_only=True)
+    created_at = serializers.DateTimeField(source="job.created_at", read_only=True)
+    finished_at = serializers.DateTimeField(source="job.finished_at", read_only=True)
+    message = serializers.SerializerMethodField(
+        help_text="What happens next, in words: queued, or waiting for the task queue."
+    )
 
     class Meta:
         model = Promotion
-        fields = ["id", "source", "target_layer", "target", "status", "created_at"]
+        fields = [
+            "id",
+            "job",
+            "source",
+            "target_layer",
+            "target",
+            "status",
+            "files_done",
+            "error",
+            "created_at",
+            "finished_at",
+            "message",
+        ]
         read_only_fields = fields
+
+    def get_message(self, promotion: Promotion) -> str:
+        return job_message(promotion.job)
 
 
 class DatasetRegisterSerializer(serializers.Serializer):

@@ -129,19 +129,19 @@ def uploads_per_month(*, months: int = 12, today: date | None = None) -> list[Mo
 # What the promotions list shows; the datasets' metadata and search documents
 # can be large and are not read.
 PROMOTION_FIELDS = (
-    "status",
     "target_layer",
-    "files_done",
-    "created_at",
-    "finished_at",
+    "job__status",
+    "job__progress_done",
+    "job__created_at",
+    "job__finished_at",
     "source__name",
     "source__layer",
     "source__status",
     "target__name",
     "target__layer",
     "target__status",
-    "requested_by__username",
-    "requested_by__email",
+    "job__requested_by__username",
+    "job__requested_by__email",
 )
 
 
@@ -151,9 +151,10 @@ def promotions_recent(*, limit: int = 10) -> QuerySet[Promotion]:
     One query however many promotions there are.
     """
     return (
-        Promotion.objects.select_related("source", "target", "requested_by")
+        Promotion.objects.filter(job__kind="promotion")
+        .select_related("source", "target", "job__requested_by")
         .only(*PROMOTION_FIELDS)
-        .order_by("-created_at")[:limit]
+        .order_by("-job__created_at")[:limit]
     )
 
 

@@ -53,3 +53,18 @@ def permission_required(perm: str, message: str) -> Callable[[View], View]:
         return wrapper
 
     return decorator
+
+
+def staff_required(message: str) -> Callable[[View], View]:
+    """Staff only (the admins of SPEC §1); others get 403 with ``message``."""
+
+    def decorator(view: View) -> View:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not request.user.is_staff:
+                raise PermissionDenied(message)
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator

@@ -1,4 +1,4 @@
-"""Celery application: promotions, pipelines and backups run on workers."""
+"""Celery application: every job (promotions, pipelines, backups…) runs on workers."""
 
 from __future__ import annotations
 
@@ -11,3 +11,4 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lakeweb.settings")
 app = Celery("lakeweb")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+app.autodiscover_tasks(["lakeweb.jobs"])

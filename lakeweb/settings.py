@@ -196,7 +196,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "LayerEnum": "catalog.models.Layer",
         "DatasetStatusEnum": "catalog.models.DatasetStatus",
-        "JobStatusEnum": "catalog.models.JobStatus",
+        "JobStatusEnum": "lakeweb.jobs.models.JobStatus",
     },
 }
 
@@ -259,8 +259,27 @@ Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
 BACKUP_KEEP_DAILY = env.int("BACKUP_KEEP_DAILY", default=7)
 BACKUP_KEEP_WEEKLY = env.int("BACKUP_KEEP_WEEKLY", default=4)
 
-# --- Celery -------------------------------------------------------------------------
+# --- Celery and jobs (lakeweb/jobs) ---------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+# A job's lease: a worker renews it every quarter of this while it works; once
+# it lapses the sweep (every JOBS_SWEEP_SECONDS) gives the job to another
+# worker. A lost worker's job thus runs again within about three minutes.
+JOBS_LEASE_SECONDS = env.int("JOBS_LEASE_SECONDS", default=120)
+JOBS_SWEEP_SECONDS = env.int("JOBS_SWEEP_SECONDS", default=60)
+# A queued job sent this long ago and not started is sent again, in case the
+# broker lost it (a duplicate does nothing).
+JOBS_RESEND_AFTER_SECONDS = env.int("JOBS_RESEND_AFTER_SECONDS", default=900)
+# How long a worker waits out a database restart before giving the job up to the sweep.
+JOBS_DB_PATIENCE_SECONDS = env.int("JOBS_DB_PATIENCE_SECONDS", default=60)
+JOBS_RETRY_BACKOFF = env.int("JOBS_RETRY_BACKOFF", default=5)
+JOBS_RETRY_BACKOFF_MAX = env.int("JOBS_RETRY_BACKOFF_MAX", default=300)
+# Files a promotion copies at once (server-side copies wait on the store, not on us).
+PROMOTE_CONCURRENCY = env.int("PROMOTE_CONCURRENCY", default=8)
+# Past its kind's time limit an attempt is told to stop; this much later it is killed.
+JOBS_HARD_LIMIT_GRACE = 60
+# The longest time limit of any kind (backups): a message is never delivered
+# twice while its attempt is alive, because the broker waits longer than that.
+JOBS_LONGEST_SECONDS = env.int("JOBS_LONGEST_SECONDS", default=12 * 3600)
 if CELERY_BROKER_URL == "filesystem://":
     # Embedded default: a folder is the queue, so `make run` needs no service.
     _queue = DATA_DIR / "queue"
@@ -273,15 +292,36 @@ if CELERY_BROKER_URL == "filesystem://":
         "store_processed": False,
     }
 elif CELERY_BROKER_URL.startswith("redis"):
-    # Long promotions and backups must not be handed to a second worker while
-    # the first still runs (acks_late): wait 12 h before redelivering.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 12 * 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": JOBS_LONGEST_SECONDS + 2 * JOBS_HARD_LIMIT_GRACE,
+        # A request that queues work must not hang on a dead broker: the job
+        # row is the outbox, and the sweep sends it later.
+        "socket_connect_timeout": 2,
+        "socket_timeout": 5,
+    }
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "interval_max": 0.5,
+}
+# Quick work on "default", long work on "long", pipeline runs on "pipelines".
+# A worker started without -Q serves all three; compose runs one per queue.
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_QUEUES = {name: {"routing_key": name} for name in ("default", "long", "pipelines")}
 CELERY_TASK_IGNORE_RESULT = True  # progress and results live on job rows
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# Tasks outside the job runner (the sweep, clean-ups) get these unless they set their own.
+CELERY_TASK_SOFT_TIME_LIMIT = 3600
+CELERY_TASK_TIME_LIMIT = 3600 + JOBS_HARD_LIMIT_GRACE
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULE = {
+    "lakeweb-jobs-sweep": {"task": "lakeweb.jobs.sweep", "schedule": float(JOBS_SWEEP_SECONDS)},
+}
 CELERY_TIMEZONE = TIME_ZONE
 
 # --- Email --------------------------------------------------------------------------

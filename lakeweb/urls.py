@@ -16,5 +16,6 @@ urlpatterns = [
     path("datasets/", include("catalog.urls")),
     path("provenance/", include("provenance.urls")),
     path("backups/", include("backups.urls")),
+    path("jobs/", include("lakeweb.jobs.urls")),
     path("api/", include("lakeweb.api_urls")),
 ]

@@ -8,6 +8,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from backups.models import BackupJob, BackupKind
+from backups.services import backup_request
 from conftest import ROLES
 
 pytestmark = pytest.mark.django_db
@@ -18,9 +19,10 @@ TRIGGER = {"anonymous": 401, "viewer": 403, "member": 403, "curator": 202, "admi
 
 @pytest.fixture
 def job(curator) -> BackupJob:
-    return BackupJob.objects.create(
-        kind=BackupKind.DAILY, triggered_by=curator, object_count=3, bytes_copied=1024
-    )
+    backup = backup_request(kind=BackupKind.DAILY, user=curator)
+    BackupJob.objects.filter(pk=backup.pk).update(object_count=3, bytes_copied=1024)
+    backup.refresh_from_db()
+    return backup
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -61,7 +63,7 @@ def test_list_and_detail_show_counts_and_who(api_for, job) -> None:
 
 
 def test_scheduled_job_has_no_trigger_user(api_for) -> None:
-    job = BackupJob.objects.create(kind=BackupKind.WEEKLY)
+    job = backup_request(kind=BackupKind.WEEKLY, user=None)
     detail = api_for("admin").get(reverse("api:backup_detail", args=[job.pk])).json()
     assert detail["triggered_by"] is None
 

@@ -7,15 +7,24 @@ import json
 import pytest
 from django.utils import timezone
 
-from backups.models import BackupJob, BackupKind, BackupStatus
-from backups.services import backup_prune, backup_request, backup_run, snapshot_prefix
+from backups.models import BackupJob, BackupKind
+from backups.services import backup_prune, backup_request, snapshot_prefix
 from catalog.services import PermissionRefused
 from catalog.tests.factories import FILES, promote_dataset, upload_dataset
 from conftest import read_object
+from lakeweb.jobs.models import JobStatus
+from lakeweb.jobs.runner import job_run
 from lakeweb.storage import layer_store
 from provenance.models import Activity, ProvenanceEvent
 
 pytestmark = pytest.mark.django_db
+
+
+def run(job: BackupJob) -> None:
+    """Run a backup's job here, as a worker would, and read back both rows."""
+    job_run(job_id=job.job_id)
+    job.refresh_from_db()
+    job.job.refresh_from_db()
 
 
 def test_backup_copies_every_object_and_the_catalog_then_the_manifest(
@@ -25,10 +34,10 @@ def test_backup_copies_every_object_and_the_catalog_then_the_manifest(
     promote_dataset(source, member)
     job = backup_request(kind=BackupKind.MANUAL, user=curator)
 
-    backup_run(job_id=str(job.pk))
+    run(job)
 
-    job.refresh_from_db()
-    assert job.status == BackupStatus.SUCCEEDED and job.errors == []
+    assert job.status == JobStatus.SUCCEEDED and job.errors == []
+    assert job.job.queue == "long" and job.job.result["objects"] == job.object_count
     assert job.object_count == 2 * len(FILES) + 1  # raw + processed + catalog.json
     assert job.bytes_copied == 2 * sum(len(d) for d in FILES.values())
     manifest = json.loads(read_object("archive", job.prefix + "manifest.json"))
@@ -57,16 +66,15 @@ def test_manifest_is_written_last(member, monkeypatch) -> None:
         return original(self, key, stream, **kwargs)
 
     monkeypatch.setattr(type(archive), "save", spy)
-    job = BackupJob.objects.create(kind=BackupKind.MANUAL)
-    backup_run(job_id=str(job.pk))
+    run(backup_request(kind=BackupKind.MANUAL, user=None))
     assert written[-1] == "manifest.json" and len(written) == len(FILES) + 2
 
 
 def test_backup_job_runs_once(member) -> None:
     upload_dataset(member)
-    job = BackupJob.objects.create(kind=BackupKind.DAILY)
-    backup_run(job_id=str(job.pk))
-    assert backup_run(job_id=str(job.pk)) is None
+    job = backup_request(kind=BackupKind.DAILY, user=None)
+    run(job)
+    assert job_run(job_id=job.job_id) is None
     assert ProvenanceEvent.objects.filter(activity=Activity.BACKUP).count() == 1
 
 
@@ -74,13 +82,12 @@ def test_backup_records_a_missing_object_as_an_error(member) -> None:
     dataset = upload_dataset(member)
     lost = dataset.files.get(path="run1/notes/readme.txt")
     layer_store("raw").delete(lost.storage_key)
-    job = BackupJob.objects.create(kind=BackupKind.MANUAL)
+    job = backup_request(kind=BackupKind.MANUAL, user=None)
 
-    backup_run(job_id=str(job.pk))
+    run(job)
 
-    job.refresh_from_db()
-    assert job.status == BackupStatus.FAILED and job.error_count == 1
-    assert "readme.txt" in job.errors[0]
+    assert job.status == JobStatus.FAILED and job.error_count == 1
+    assert "readme.txt" in job.errors[0] and "could not be copied" in job.job.error
     manifest = json.loads(read_object("archive", job.prefix + "manifest.json"))
     assert manifest["errors"] == job.errors
 

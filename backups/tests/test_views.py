@@ -4,6 +4,7 @@ import pytest
 from django.urls import reverse
 
 from backups.models import BackupJob
+from backups.services import backup_request
 from conftest import ROLES
 
 pytestmark = pytest.mark.django_db
@@ -13,7 +14,8 @@ ALLOWED = {"anonymous": 302, "viewer": 403, "member": 403, "curator": 200, "admi
 
 @pytest.mark.parametrize("role", ROLES)
 def test_backup_list_permissions(client_for, role: str) -> None:
-    BackupJob.objects.create(kind="daily", prefix="backups/daily/2026-11-20/")
+    backup = backup_request(kind="daily", user=None)
+    BackupJob.objects.filter(pk=backup.pk).update(prefix="backups/daily/2026-11-20/")
     response = client_for(role).get(reverse("backups:backup_list"))
     assert response.status_code == ALLOWED[role]
     if response.status_code == 200:

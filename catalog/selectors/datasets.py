@@ -8,9 +8,11 @@ from typing import IO, Any
 from django.db.models import QuerySet
 
 from lakeweb.errors import NotFound
+from lakeweb.jobs.models import Job, JobStatus
+from lakeweb.jobs.selectors import jobs_for
 from lakeweb.storage import layer_store
 
-from ..models import DataFile, Dataset, DatasetStatus, JobStatus, MetadataForm
+from ..models import DataFile, Dataset, DatasetStatus, MetadataForm
 from ..services.promote import promotion_permission
 
 
@@ -66,13 +68,18 @@ def dataset_actions(*, dataset: Dataset, user: Any) -> dict[str, Any]:
         and next_layer is not None
         and user.has_perm(promotion_permission(source_layer=dataset.layer))
         and not dataset.promotions.filter(target_layer=next_layer)
-        .exclude(status=JobStatus.FAILED)
+        .exclude(job__status__in=[JobStatus.FAILED, JobStatus.CANCELLED])
         .exists()
     )
     return {
         "promote_to": next_layer if may_promote else None,
         "delete": ready and dataset.layer != "raw" and user.has_perm("catalog.delete_dataset"),
     }
+
+
+def dataset_jobs(*, dataset: Dataset) -> list[Job]:
+    """The work that concerns this dataset (its promotions, its registration), newest first."""
+    return list(jobs_for(subject=dataset))
 
 
 def metadata_forms_open() -> QuerySet[MetadataForm]:

@@ -1,7 +1,7 @@
 """Catalog writes. Import from here; the modules are the implementation."""
 
 from .chunks import ChunkConflict, upload_batch_write, upload_chunk_write
-from .datasets import dataset_delete, dataset_fail, dataset_seal, manifest_digest
+from .datasets import dataset_create, dataset_delete, dataset_fail, dataset_seal, manifest_digest
 from .errors import ActionRefused, ChecksumMismatch, PermissionRefused
 from .ingest import dataset_ingest, dataset_ingest_copy
 from .metadata_forms import (
@@ -11,7 +11,7 @@ from .metadata_forms import (
     metadata_document,
 )
 from .paths import clean_path, clean_paths
-from .promote import dataset_promote_request, promotion_fail, promotion_run
+from .promote import dataset_promote_request
 from .register import dataset_register_fail, dataset_register_run, dataset_register_start
 from .resumable import (
     PlannedFile,
@@ -42,6 +42,7 @@ __all__ = [
     "UploadedItem",
     "clean_path",
     "clean_paths",
+    "dataset_create",
     "dataset_delete",
     "dataset_fail",
     "dataset_file_store",
@@ -60,8 +61,6 @@ __all__ = [
     "manifest_digest",
     "metadata_clean",
     "metadata_document",
-    "promotion_fail",
-    "promotion_run",
     "upload_batch_write",
     "upload_chunk_write",
     "upload_session_cancel",

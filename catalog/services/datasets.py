@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
@@ -13,8 +15,57 @@ from lakeweb.storage import layer_store
 from provenance.models import Activity
 from provenance.services import provenance_record
 
-from ..models import Dataset, DatasetStatus, Layer
+from ..models import Dataset, DatasetStatus, Layer, MetadataFormVersion, Source, Tag
 from .indexing import dataset_index, dataset_unindex
+
+
+@transaction.atomic
+def dataset_create(
+    *,
+    name: str,
+    source: Source,
+    owner: AbstractBaseUser,
+    layer: str = Layer.RAW,
+    description: str = "",
+    external_id: str = "",
+    metadata: dict[str, Any] | None = None,
+    form_version: MetadataFormVersion | None = None,
+    tags: Sequence[str] = (),
+    derived_from: Sequence[Dataset] = (),
+) -> Dataset:
+    """The one way a dataset row is made: hidden (``uploading``) until sealed.
+
+    It owns the layer rule and the storage prefix (``datasets/<id>/`` in the
+    layer's store). Uploads, ingest and registrations make raw datasets from
+    nothing; promotions and derivations name the ready datasets they come
+    from (``derived_from``), and those never go into raw.
+    """
+    if layer not in Layer.values:
+        raise ActionRefused(f"'{layer}' is not a layer.")
+    if derived_from and layer == Layer.RAW:
+        raise ActionRefused("Raw holds original data only: a derived dataset cannot go there.")
+    for origin in derived_from:
+        if origin.status != DatasetStatus.READY:
+            raise ActionRefused(f"'{origin.name}' is {origin.status}: only ready datasets count.")
+    dataset = Dataset(
+        name=name,
+        description=description,
+        source=source,
+        external_id=external_id,
+        layer=layer,
+        owner=owner,
+        metadata=metadata if metadata is not None else {},
+        form_version=form_version,
+    )
+    dataset.storage_prefix = f"datasets/{dataset.id}/"
+    dataset.save()
+    dataset.tags.set(_tags(tags))
+    return dataset
+
+
+def _tags(names: Sequence[str]) -> list[Tag]:
+    clean = sorted({name.strip()[:100] for name in names if name.strip()})
+    return [Tag.objects.get_or_create(name=name)[0] for name in clean]
 
 
 def dataset_storage_key(*, dataset: Dataset, path: str) -> str:
@@ -50,10 +101,12 @@ def dataset_seal(*, dataset: Dataset) -> Dataset:
 
 
 def dataset_fail(*, dataset: Dataset, reason: str) -> None:
-    """Mark an unsealed dataset failed and remove what it stored."""
-    Dataset.objects.filter(pk=dataset.pk, sealed_at__isnull=True).update(
+    """Mark an unsealed dataset failed and remove what it stored (a sealed one is kept)."""
+    failed = Dataset.objects.filter(pk=dataset.pk, sealed_at__isnull=True).update(
         status=DatasetStatus.FAILED, failure_reason=reason[:2000]
     )
+    if not failed:
+        return
     # Raw objects under Object Lock stay until their retention ends; this only
     # hides them (a delete marker), which is what S3 allows.
     layer_store(dataset.layer).delete_prefix(dataset.storage_prefix)

@@ -1,23 +1,36 @@
-"""Promotion: copy a dataset into the adjacent next layer (SPEC §2).
+"""Promotion: copy a dataset into the adjacent next layer (SPEC §2), as a job.
 
-``dataset_promote_request`` checks and queues; a worker runs
-``promotion_run``, which is safe to run again after a crash: files already
-copied are kept, the rest are copied, and a finished promotion is left alone.
+``dataset_promote_request`` checks, writes the promotion and its job in one
+transaction (the job is the outbox) and returns; a worker runs
+``promotion_body`` through the job runner. The body is safe to run again
+after a crash: the target dataset is made once, files already copied and
+recorded are kept, the rest are copied (several at a time, server-side where
+the store can), and sealing happens once, under the job's lock.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
+from lakeweb.jobs.models import Job
+from lakeweb.jobs.runner import JobContext
+from lakeweb.jobs.services import job_request
 from lakeweb.storage import layer_store
+from lakeweb.storage.copy import copy_verified
 from provenance.models import Activity
 from provenance.services import provenance_record
 
-from ..models import DataFile, Dataset, DatasetStatus, JobStatus, Layer, Promotion
-from .datasets import dataset_seal, dataset_storage_key
-from .errors import ActionRefused, ChecksumMismatch, PermissionRefused
+from ..models import DataFile, Dataset, DatasetStatus, Layer, Promotion
+from .datasets import dataset_create, dataset_fail, dataset_seal, dataset_storage_key
+from .errors import ActionRefused, PermissionRefused
+
+# Rows written (and progress reported) per batch of finished copies.
+PROMOTE_BATCH = 64
 
 
 def promotion_permission(*, source_layer: str) -> str:
@@ -48,10 +61,14 @@ def dataset_promote_request(
         raise PermissionRefused(f"Only {who} can promote {dataset.layer} datasets.")
     try:
         with transaction.atomic():
-            promotion = Promotion.objects.create(
-                source=dataset, target_layer=target_layer, requested_by=user
+            job = job_request(
+                kind="promotion",
+                requested_by=user,
+                parameters={"source": str(dataset.pk), "target_layer": target_layer},
+                subject=dataset,
+                unique_key=Promotion.unique_key(source=dataset, target_layer=target_layer),
             )
-            transaction.on_commit(lambda: _enqueue(promotion))
+            promotion = Promotion.objects.create(job=job, source=dataset, target_layer=target_layer)
     except IntegrityError:
         raise ActionRefused(
             f"This dataset is already promoted (or being promoted) to {target_layer}."
@@ -59,114 +76,101 @@ def dataset_promote_request(
     return promotion
 
 
-def _enqueue(promotion: Promotion) -> None:
-    from ..tasks import promotion_run_task
-
-    promotion_run_task.delay(str(promotion.pk))
-
-
-def _promotion_claim(promotion_id: str) -> Promotion | None:
-    """Lock the row, mark it running and make the target dataset once."""
-    with transaction.atomic():
-        promotion = (
-            Promotion.objects.select_for_update().select_related("source").get(pk=promotion_id)
-        )
-        if promotion.status in (JobStatus.SUCCEEDED, JobStatus.FAILED):
-            return None
-        promotion.status = JobStatus.RUNNING
-        if promotion.target is None:
-            promotion.target = _target_dataset(promotion.source, promotion.target_layer)
-        promotion.save(update_fields=["status", "target"])
-        return promotion
-
-
-def _target_dataset(source: Dataset, layer: str) -> Dataset:
-    target = Dataset(
-        name=source.name,
-        description=source.description,
-        source=source.source,
-        external_id=source.external_id,
-        layer=layer,
-        owner=source.owner,
-        metadata=source.metadata,
-        form_version=source.form_version,
-    )
-    target.storage_prefix = f"datasets/{target.id}/"
-    target.save()
-    target.tags.set(source.tags.all())
-    return target
-
-
-def _copy_file(promotion: Promotion, source_file: DataFile) -> None:
+def promotion_body(ctx: JobContext) -> dict[str, Any]:
+    """Copy every file, verify each SHA-256, seal once, record provenance."""
+    promotion = _target_ensure(ctx.job)
     target = promotion.target
     assert target is not None
-    key = dataset_storage_key(dataset=target, path=source_file.path)
-    source_store = layer_store(promotion.source.layer)
-    target_store = layer_store(target.layer)
-    sha256 = source_store.copy_to(source_file.storage_key, target_store, key)
-    if sha256 is None:
-        _size, sha256 = target_store.sha256(key)
-    if sha256 != source_file.sha256:
-        raise ChecksumMismatch(
-            f"{source_file.path}: copy has SHA-256 {sha256}, expected {source_file.sha256}"
+    if target.status == DatasetStatus.READY:
+        return _result(target)  # sealed by an attempt whose end was not recorded
+    done = set(target.files.values_list("path", flat=True))
+    todo = list(promotion.source.files.exclude(path__in=done).order_by("path"))
+    total = len(done) + len(todo)
+    ctx.progress(len(done), total, f"copying {len(todo)} files", force=True)
+    if len(done):
+        ctx.log(f"resuming: {len(done)} files already copied")
+    source_store, target_store = layer_store(promotion.source.layer), layer_store(target.layer)
+
+    def copy(source_file: DataFile) -> DataFile:
+        key = dataset_storage_key(dataset=target, path=source_file.path)
+        copy_verified(
+            source=source_store,
+            key=source_file.storage_key,
+            target=target_store,
+            target_key=key,
+            sha256=source_file.sha256,
         )
-    DataFile.objects.create(
-        dataset=target,
-        path=source_file.path,
-        folder=source_file.folder,
-        size=source_file.size,
-        sha256=sha256,
-        content_type=source_file.content_type,
-        storage_key=key,
-    )
+        return DataFile(
+            dataset=target,
+            path=source_file.path,
+            folder=source_file.folder,
+            size=source_file.size,
+            sha256=source_file.sha256,
+            content_type=source_file.content_type,
+            storage_key=key,
+        )
+
+    copied = len(done)
+    workers = max(1, settings.PROMOTE_CONCURRENCY)
+    with ThreadPoolExecutor(workers, thread_name_prefix="promote") as pool:
+        for start in range(0, len(todo), PROMOTE_BATCH):
+            ctx.check()
+            rows = list(pool.map(copy, todo[start : start + PROMOTE_BATCH]))
+            DataFile.objects.bulk_create(rows)
+            copied += len(rows)
+            ctx.progress(copied, total)
+    with ctx.hold():
+        _promotion_seal(promotion)
+    return _result(target)
 
 
-def promotion_run(*, promotion_id: str) -> Promotion | None:
-    """Copy every file server-side, verify each checksum, seal, record provenance."""
-    promotion = _promotion_claim(promotion_id)
-    if promotion is None:
-        return None
-    assert promotion.target is not None
-    done = set(promotion.target.files.values_list("path", flat=True))
-    for source_file in promotion.source.files.exclude(path__in=done).iterator():
-        _copy_file(promotion, source_file)
-        Promotion.objects.filter(pk=promotion.pk).update(files_done=len(done) + 1)
-        done.add(source_file.path)
-    return _promotion_finish(promotion)
+def _result(target: Dataset) -> dict[str, Any]:
+    return {"target": str(target.pk), "files": target.file_count, "bytes": target.total_size}
 
 
-@transaction.atomic
-def _promotion_finish(promotion: Promotion) -> Promotion:
+def _target_ensure(job: Job) -> Promotion:
+    """The promotion with its target dataset, made by the first attempt only."""
+    with transaction.atomic():
+        promotion = Promotion.objects.select_for_update().select_related("source").get(job=job)
+        if promotion.target_id is None:
+            source = promotion.source
+            promotion.target = dataset_create(
+                name=source.name,
+                description=source.description,
+                source=source.source,
+                external_id=source.external_id,
+                layer=promotion.target_layer,
+                owner=source.owner,
+                metadata=source.metadata,
+                form_version=source.form_version,
+                tags=[tag.name for tag in source.tags.all()],
+                derived_from=[source],
+            )
+            promotion.save(update_fields=["target"])
+        return Promotion.objects.select_related("source", "target").get(pk=promotion.pk)
+
+
+def _promotion_seal(promotion: Promotion) -> None:
     target = promotion.target
     assert target is not None
     dataset_seal(dataset=target)
     provenance_record(
         activity=Activity.PROMOTION,
-        actor=promotion.requested_by,
+        actor=promotion.job.requested_by,
         dataset=target,
         used=[promotion.source],
         source_layer=promotion.source.layer,
         target_layer=target.layer,
-        parameters={"promotion": str(promotion.pk), "files": target.file_count},
+        parameters={
+            "promotion": str(promotion.pk),
+            "job": str(promotion.job_id),
+            "files": target.file_count,
+        },
     )
-    promotion.status = JobStatus.SUCCEEDED
-    promotion.files_done = target.file_count
-    promotion.finished_at = timezone.now()
-    promotion.save(update_fields=["status", "files_done", "finished_at"])
-    return promotion
 
 
-def promotion_fail(*, promotion_id: str, reason: str) -> None:
-    """Mark a promotion failed with a readable reason; its target too."""
-    with transaction.atomic():
-        promotion = Promotion.objects.select_for_update().get(pk=promotion_id)
-        if promotion.status == JobStatus.SUCCEEDED:
-            return
-        promotion.status = JobStatus.FAILED
-        promotion.error = reason[:2000]
-        promotion.finished_at = timezone.now()
-        promotion.save(update_fields=["status", "error", "finished_at"])
-        if promotion.target_id:
-            Dataset.objects.filter(pk=promotion.target_id).update(
-                status=DatasetStatus.FAILED, failure_reason=reason[:2000]
-            )
+def promotion_on_fail(job: Job, reason: str) -> None:
+    """A promotion that cannot finish: its unsealed target is marked failed, its copies removed."""
+    promotion = Promotion.objects.select_related("target").filter(job=job).first()
+    if promotion is not None and promotion.target is not None:
+        dataset_fail(dataset=promotion.target, reason=f"Promotion failed: {reason}")

@@ -16,6 +16,9 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from lakeweb.jobs.models import Job
+from lakeweb.jobs.runner import JobContext
+from lakeweb.jobs.services import job_request
 from lakeweb.storage import StorageError
 
 from ..models import Dataset, DatasetStatus, MetadataFormVersion
@@ -56,8 +59,12 @@ def dataset_register_start(*, draft: DatasetDraft, prefix: str) -> Dataset:
     _probe(origin)
     with transaction.atomic():
         dataset = dataset_upload_start(draft=draft)
-        dataset_id = str(dataset.pk)
-        transaction.on_commit(lambda: _enqueue(dataset_id=dataset_id, prefix=origin.label))
+        job_request(
+            kind="registration",
+            requested_by=draft.owner,
+            parameters={"dataset": str(dataset.pk), "prefix": origin.label},
+            subject=dataset,
+        )
     return dataset
 
 
@@ -155,12 +162,6 @@ def _probe(origin: S3Prefix) -> None:
         raise ValidationError(str(exc)) from exc
 
 
-def _enqueue(*, dataset_id: str, prefix: str) -> None:
-    from ..tasks import dataset_register_task
-
-    dataset_register_task.delay(dataset_id, prefix)
-
-
 def dataset_register_run(
     *, dataset_id: str, prefix: str, workers: int = REGISTER_WORKERS
 ) -> Dataset | None:
@@ -168,7 +169,7 @@ def dataset_register_run(
 
     Safe to run again: a dataset no longer uploading is left alone, and files
     an interrupted attempt recorded are not copied twice. Errors are raised
-    for the task to retry, or in the end to hand to ``dataset_register_fail``.
+    for the job runner to retry, or in the end to hand to ``dataset_register_fail``.
     """
     dataset = Dataset.objects.filter(pk=dataset_id, status=DatasetStatus.UPLOADING).first()
     if dataset is None:
@@ -179,13 +180,23 @@ def dataset_register_run(
     )
 
 
-def dataset_register_fail(*, dataset_id: str, prefix: str, error: BaseException) -> None:
+def registration_body(ctx: JobContext) -> dict[str, Any]:
+    """The job of a registration: copy and seal (``dataset_register_run``)."""
+    params = ctx.parameters
+    dataset = dataset_register_run(dataset_id=params["dataset"], prefix=params["prefix"])
+    if dataset is None:
+        return {"dataset": params["dataset"], "note": "nothing to do: no longer uploading"}
+    return {"dataset": str(dataset.pk), "files": dataset.file_count, "bytes": dataset.total_size}
+
+
+def dataset_register_fail(*, dataset_id: str, prefix: str, reason: str) -> None:
     """Mark a registration that cannot finish failed, with a readable reason; remove its files."""
     dataset = Dataset.objects.filter(pk=dataset_id, status=DatasetStatus.UPLOADING).first()
     if dataset is None:
         return  # sealed (never undone) or failed already
-    if isinstance(error, ValidationError):
-        reason = " ".join(error.messages)
-    else:
-        reason = str(error) or type(error).__name__
     dataset_fail(dataset=dataset, reason=f"Registering {prefix} failed: {reason}")
+
+
+def registration_on_fail(job: Job, reason: str) -> None:
+    params = job.parameters
+    dataset_register_fail(dataset_id=params["dataset"], prefix=params["prefix"], reason=reason)

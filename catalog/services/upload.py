@@ -23,8 +23,8 @@ from lakeweb.storage import StorageError, StoredObject, layer_store
 from provenance.models import Activity
 from provenance.services import provenance_record
 
-from ..models import DataFile, Dataset, Layer, MetadataFormVersion, Source, Tag
-from .datasets import dataset_fail, dataset_seal, dataset_storage_key
+from ..models import DataFile, Dataset, Layer, MetadataFormVersion, Source
+from .datasets import dataset_create, dataset_fail, dataset_seal, dataset_storage_key
 from .indexing import folder_of
 from .metadata_forms import metadata_clean, metadata_document
 from .paths import clean_paths
@@ -55,11 +55,6 @@ class DatasetDraft:
     tags: Sequence[str] = ()
 
 
-def _tags(names: Sequence[str]) -> list[Tag]:
-    clean = sorted({name.strip()[:100] for name in names if name.strip()})
-    return [Tag.objects.get_or_create(name=name)[0] for name in clean]
-
-
 @transaction.atomic
 def dataset_upload_start(*, draft: DatasetDraft) -> Dataset:
     """Create the raw dataset row, status ``uploading`` (invisible to browsing).
@@ -75,7 +70,7 @@ def dataset_upload_start(*, draft: DatasetDraft) -> Dataset:
     if form_version is not None:
         experiments = [metadata_clean(version=form_version, values=e) for e in experiments]
     metadata = metadata_document(source=draft.source, experiments=list(experiments))
-    dataset = Dataset(
+    return dataset_create(
         name=draft.name,
         description=draft.description,
         source=draft.source,
@@ -84,11 +79,8 @@ def dataset_upload_start(*, draft: DatasetDraft) -> Dataset:
         owner=owner,
         metadata=metadata,
         form_version=form_version,
+        tags=draft.tags,
     )
-    dataset.storage_prefix = f"datasets/{dataset.id}/"
-    dataset.save()
-    dataset.tags.set(_tags(draft.tags))
-    return dataset
 
 
 def dataset_file_store(

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from catalog import services
 from catalog.models import Dataset, FieldType, Layer, MetadataField, MetadataForm, Source, Tag
+from lakeweb.jobs.runner import job_run
 
 
 class MetadataFormFactory(factory.django.DjangoModelFactory):
@@ -85,7 +86,7 @@ def upload_dataset(owner, *, files: dict[str, bytes] | None = None, name: str = 
 def promote_dataset(dataset: Dataset, user) -> Dataset:
     """Promote to the next layer and run the promotion here; the new dataset."""
     promotion = services.dataset_promote_request(dataset=dataset, user=user)
-    services.promotion_run(promotion_id=str(promotion.pk))
+    job_run(job_id=promotion.job_id)
     promotion.refresh_from_db()
     return promotion.target
 
@@ -128,6 +129,7 @@ def sealed_dataset(
     if size:
         Dataset.objects.filter(pk=dataset.pk).update(total_size=size)
     return dataset
+
 
 class SourceFactory(factory.django.DjangoModelFactory):
     """A data source; an existing slug ("upload", "instrument") gives its row."""

@@ -95,14 +95,21 @@ def test_promote_raw_per_role(api_for, dataset, role: str) -> None:
     assert response.status_code == PROMOTE_RAW[role]
     if response.status_code == 202:
         promotion = Promotion.objects.get()
-        assert response.json() == {
+        body = response.json()
+        assert body == {
             "id": str(promotion.pk),
+            "job": str(promotion.job_id),
             "source": str(dataset.pk),
             "target_layer": "processed",
             "target": None,
             "status": "queued",
-            "created_at": response.json()["created_at"],
+            "files_done": 0,
+            "error": "",
+            "created_at": body["created_at"],
+            "finished_at": None,
+            "message": body["message"],
         }
+        assert body["message"].startswith("Queued")
     else:
         assert response.json()["detail"]
         assert not Promotion.objects.exists()

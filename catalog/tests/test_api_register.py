@@ -20,7 +20,6 @@ from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from catalog import tasks
 from catalog.models import DataFile, Dataset, DatasetStatus, Source
 from catalog.services import (
     DatasetDraft,
@@ -30,6 +29,9 @@ from catalog.services import (
 )
 from catalog.services import register as register_service
 from conftest import ROLES, read_object
+from lakeweb.jobs.models import Job
+from lakeweb.jobs.runner import job_run
+from lakeweb.jobs.tasks import job_run_task
 from lakeweb.storage import layer_store
 from provenance.models import Activity, ProvenanceEvent
 
@@ -100,9 +102,14 @@ def body(bucket: str, form) -> dict[str, Any]:
 
 @pytest.fixture
 def queued(monkeypatch) -> list[tuple[str, str]]:
-    """What the requests queue for a worker (see ``register``)."""
+    """What the requests queue for a worker (see ``register``): (dataset, prefix) per job."""
     sent: list[tuple[str, str]] = []
-    monkeypatch.setattr(tasks.dataset_register_task, "delay", lambda *args: sent.append(args))
+
+    def send(args: list[str], **options: Any) -> None:
+        params = Job.objects.get(pk=args[0]).parameters
+        sent.append((params["dataset"], params["prefix"]))
+
+    monkeypatch.setattr(job_run_task, "apply_async", send)
     return sent
 
 
@@ -119,9 +126,10 @@ def register(api_for, queued, django_capture_on_commit_callbacks):
 
 
 def run_queued(queued: list[tuple[str, str]]) -> None:
-    """Run what was queued as a worker would (eagerly, hooks included)."""
-    for args in queued:
-        tasks.dataset_register_task.apply(args=args)
+    """Run what was queued as a worker would (through the job runner, hooks included)."""
+    for dataset_id, _prefix in queued:
+        job = Job.objects.get(kind="registration", parameters__dataset=dataset_id)
+        job_run(job_id=job.pk)
 
 
 def status_of(api_for, dataset_id: Any, role: str = "member") -> dict[str, Any]:

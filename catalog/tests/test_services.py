@@ -2,13 +2,17 @@ from __future__ import annotations
 
 import hashlib
 import io
+import socket
 
 import pytest
 from django.core.exceptions import ValidationError
 
 from catalog import services
-from catalog.models import DataFile, Dataset, DatasetStatus, JobStatus, Promotion, Source
+from catalog.models import DataFile, Dataset, DatasetStatus, Promotion, Source
 from conftest import read_object
+from lakeweb.jobs import runner
+from lakeweb.jobs.models import Job, JobStatus
+from lakeweb.jobs.runner import job_run
 from lakeweb.storage import layer_store
 from provenance.models import Activity, ProvenanceEvent
 
@@ -105,11 +109,13 @@ def test_promotion_copies_verifies_and_records_provenance(lake: str, member) -> 
     source = upload_dataset(member)
     promotion = services.dataset_promote_request(dataset=source, user=member)
 
-    services.promotion_run(promotion_id=str(promotion.pk))
+    job_run(job_id=promotion.job_id)
 
     promotion.refresh_from_db()
+    promotion.job.refresh_from_db()
     target = promotion.target
     assert promotion.status == JobStatus.SUCCEEDED
+    assert promotion.job.result["target"] == str(target.pk)
     assert target.layer == "processed" and target.status == DatasetStatus.READY
     assert target.manifest_digest == source.manifest_digest
     for datafile in target.files.all():
@@ -126,36 +132,62 @@ def test_promotion_copies_verifies_and_records_provenance(lake: str, member) -> 
 def test_promotion_run_twice_does_nothing_twice(member) -> None:
     source = upload_dataset(member)
     promotion = services.dataset_promote_request(dataset=source, user=member)
-    services.promotion_run(promotion_id=str(promotion.pk))
+    job_run(job_id=promotion.job_id)
 
-    assert services.promotion_run(promotion_id=str(promotion.pk)) is None
+    assert job_run(job_id=promotion.job_id) is None
     assert Dataset.objects.filter(layer="processed").count() == 1
     assert ProvenanceEvent.objects.filter(activity=Activity.PROMOTION).count() == 1
 
 
-def test_promotion_resumes_after_a_crash_midway(member) -> None:
+def test_promotion_resumes_after_a_worker_died_midway(member) -> None:
     source = upload_dataset(member)
     promotion = services.dataset_promote_request(dataset=source, user=member)
-    # A worker died after the first file: the job is "running" with one copy made.
-    claimed = services.promote._promotion_claim(str(promotion.pk))
-    services.promote._copy_file(claimed, source.files.order_by("path").first())
+    # A worker (a process of this machine that no longer exists) claimed the
+    # job, made the target and copied one file, then died.
+    dead = f"{socket.gethostname()}:{2**22 + 17}:gone"
+    runner._claim(promotion.job_id, dead)
+    promotion = services.promote._target_ensure(promotion.job)
+    first = source.files.order_by("path").first()
+    layer_store("raw").copy_to(
+        first.storage_key, layer_store("processed"), promotion.target.storage_prefix + first.path
+    )
+    DataFile.objects.create(
+        dataset=promotion.target,
+        path=first.path,
+        folder=first.folder,
+        size=first.size,
+        sha256=first.sha256,
+        storage_key=promotion.target.storage_prefix + first.path,
+    )
 
-    services.promotion_run(promotion_id=str(promotion.pk))
+    job_run(job_id=promotion.job_id)
 
-    promotion.refresh_from_db()
-    assert promotion.status == JobStatus.SUCCEEDED
+    job = Job.objects.get(pk=promotion.job_id)
+    assert job.status == JobStatus.SUCCEEDED and job.attempts == 2
+    assert "was lost" in job.log and "attempt 2 of" in job.log
+    promotion.target.refresh_from_db()
     assert promotion.target.file_count == 3
+    assert Dataset.objects.filter(layer="processed").count() == 1
 
 
-def test_promotion_detects_a_corrupted_copy(member) -> None:
+def test_promotion_with_a_corrupted_copy_fails_with_the_file_named(member) -> None:
     source = upload_dataset(member)
     first = source.files.order_by("path").first()
     first.sha256 = "0" * 64  # what the catalog recorded no longer matches the bytes
     first.save()
     promotion = services.dataset_promote_request(dataset=source, user=member)
 
-    with pytest.raises(services.ChecksumMismatch):
-        services.promotion_run(promotion_id=str(promotion.pk))
+    job_run(job_id=promotion.job_id)
+
+    job = Job.objects.get(pk=promotion.job_id)
+    assert job.status == JobStatus.FAILED and job.attempts == 1  # not retried: it cannot pass
+    assert "ChecksumMismatch" in job.error and first.storage_key in job.error
+    promotion.refresh_from_db()
+    assert promotion.target.status == DatasetStatus.FAILED
+    assert list(layer_store("processed").list_keys(promotion.target.storage_prefix)) == []
+    # A failed promotion may be asked for again.
+    again = services.dataset_promote_request(dataset=source, user=member)
+    assert again.pk != promotion.pk
 
 
 @pytest.mark.parametrize("target", ["curated", "archive", "raw", "nowhere"])

@@ -231,6 +231,6 @@ def test_recent_promotions_newest_first_in_one_query(
     assert len(rows) == 10
     assert rows[0] == ("Q10", "raw", None, member.email)
     assert rows[-1][0] == "Q1"
-    newest_first = list(Promotion.objects.order_by("-created_at").values_list("pk", flat=True))
+    newest_first = list(Promotion.objects.order_by("-job__created_at").values_list("pk", flat=True))
     assert [p.pk for p in promotions_recent(limit=12)] == newest_first
     assert promotions_recent(limit=12)[11].target == done

@@ -237,15 +237,21 @@ def test_promote_to_a_non_adjacent_layer_shows_why(client_for, dataset) -> None:
     assert not Promotion.objects.exists()
 
 
-def test_promote_queues_the_task_after_commit(
+def test_promote_queues_the_job_after_commit(
     client_for, dataset, django_capture_on_commit_callbacks, monkeypatch
 ) -> None:
     sent = []
-    monkeypatch.setattr("catalog.tasks.promotion_run_task.delay", sent.append)
+    monkeypatch.setattr(
+        "lakeweb.jobs.tasks.job_run_task.apply_async",
+        lambda args, **options: sent.append((args, options["queue"])),
+    )
     url = reverse("catalog:dataset_promote", args=[dataset.pk])
     with django_capture_on_commit_callbacks(execute=True):
         client_for("member").post(url, {"target_layer": "processed"})
-    assert sent == [str(Promotion.objects.get().pk)]
+    promotion = Promotion.objects.get()
+    assert sent == [([str(promotion.job_id)], "default")]
+    promotion.job.refresh_from_db()
+    assert promotion.job.sent_at is not None
 
 
 DELETE = {"anonymous": 302, "viewer": 403, "member": 403, "curator": 302, "admin": 302}

@@ -39,7 +39,7 @@ def dataset_detail(request: HttpRequest, pk: str) -> HttpResponse:
         "experiments": selectors.dataset_metadata_rows(dataset=dataset),
         "tree": get_folder_page(request, dataset),
         "timeline": dataset_timeline(dataset=dataset),
-        "promotions": dataset.promotions.select_related("target", "requested_by"),
+        "jobs": selectors.dataset_jobs(dataset=dataset),
         "actions": selectors.dataset_actions(dataset=dataset, user=request.user),
     }
     return render(request, "catalog/dataset_detail.html", context)

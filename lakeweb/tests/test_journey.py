@@ -23,11 +23,12 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.urls import reverse
 
-from backups.models import BackupJob, BackupStatus
-from catalog.models import Dataset, JobStatus, Promotion
+from backups.models import BackupJob
+from catalog.models import Dataset, Promotion
 from catalog.tests.factories import microscopy_form
 from conftest import require_services
 from lakeweb.celery import app as celery_app
+from lakeweb.jobs.models import JobStatus
 from lakeweb.storage import layer_store
 
 pytestmark = [
@@ -149,7 +150,7 @@ def test_upload_browse_promote_backup(worker, client_for) -> None:
     assert response.status_code == 302
     promotion = Promotion.objects.get(source=raw)
     _wait(lambda: Promotion.objects.get(pk=promotion.pk).status in ("succeeded", "failed"), 60)
-    promotion.refresh_from_db()
+    promotion = Promotion.objects.select_related("job").get(pk=promotion.pk)
     assert promotion.status == JobStatus.SUCCEEDED, promotion.error
     processed = promotion.target
     assert processed.layer == "processed" and processed.manifest_digest == raw.manifest_digest
@@ -163,8 +164,8 @@ def test_upload_browse_promote_backup(worker, client_for) -> None:
     assert response.status_code == 302
     job = BackupJob.objects.get()
     _wait(lambda: BackupJob.objects.get(pk=job.pk).status in ("succeeded", "failed"), 60)
-    job.refresh_from_db()
-    assert job.status == BackupStatus.SUCCEEDED, job.errors
+    job = BackupJob.objects.select_related("job").get(pk=job.pk)
+    assert job.status == JobStatus.SUCCEEDED, (job.errors, job.job.log)
     manifest = json.loads(_s3_bytes("archive", job.prefix + "manifest.json"))
     assert manifest["file_count"] == 2 * len(TREE) + 1
     for entry in manifest["files"]:

@@ -1,0 +1,18 @@
+"""The backups app's kinds of long work, registered with the job runner."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from lakeweb.jobs.registry import QUEUE_LONG, job_kind
+
+from .services import backup_body, backup_on_fail
+
+job_kind(
+    "backup",
+    label="Backup",
+    queue=QUEUE_LONG,
+    time_limit=settings.JOBS_LONGEST_SECONDS,
+    max_attempts=3,
+    on_fail=backup_on_fail,
+)(backup_body)

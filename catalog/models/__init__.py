@@ -1,0 +1,28 @@
+"""Catalog models. Import from here; the modules are the implementation."""
+
+from .datasets import DataFile, DataFolder, Dataset, DatasetStatus, Layer, Source, Tag
+from .forms import FieldType, MetadataField, MetadataForm, MetadataFormVersion
+from .promotions import Promotion
+from .tallies import CatalogVersion, DatasetTally, FieldValueTally, TagTally
+from .uploads import UploadFile, UploadPart
+
+__all__ = [
+    "CatalogVersion",
+    "DataFile",
+    "DataFolder",
+    "Dataset",
+    "DatasetStatus",
+    "DatasetTally",
+    "FieldType",
+    "FieldValueTally",
+    "Layer",
+    "MetadataField",
+    "MetadataForm",
+    "MetadataFormVersion",
+    "Promotion",
+    "Source",
+    "Tag",
+    "TagTally",
+    "UploadFile",
+    "UploadPart",
+]
