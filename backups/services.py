@@ -88,6 +88,7 @@ def _copy_objects(ctx: JobContext, job: BackupJob, archive: LayerStore) -> list[
                 target=archive,
                 target_key=job.prefix + path,
                 sha256=datafile.sha256,
+                size=datafile.size,
             )
         except (StorageError, ChecksumMismatch) as exc:
             job.errors.append(f"{path}: {exc}")

@@ -59,13 +59,17 @@ def test_manifest_is_written_last(member, monkeypatch) -> None:
     upload_dataset(member)
     archive = layer_store("archive")
     written: list[str] = []
-    original = type(archive).save
 
-    def spy(self, key, stream, **kwargs):
-        written.append(key.rsplit("/", 1)[-1])
-        return original(self, key, stream, **kwargs)
+    def spy(method):
+        def write(self, key, body, **kwargs):
+            written.append(key.rsplit("/", 1)[-1])
+            return method(self, key, body, **kwargs)
 
-    monkeypatch.setattr(type(archive), "save", spy)
+        return write
+
+    # Every way the store writes an object: streams and whole bytes.
+    for name in ("save", "put_bytes"):
+        monkeypatch.setattr(type(archive), name, spy(getattr(type(archive), name)))
     run(backup_request(kind=BackupKind.MANUAL, user=None))
     assert written[-1] == "manifest.json" and len(written) == len(FILES) + 2
 

@@ -99,6 +99,7 @@ def promotion_body(ctx: JobContext) -> dict[str, Any]:
             target=target_store,
             target_key=key,
             sha256=source_file.sha256,
+            size=source_file.size,
         )
         return DataFile(
             dataset=target,

@@ -131,8 +131,13 @@ class LayerStore(ABC):
         """Write a stream under ``key``, hashing it on the way."""
 
     @abstractmethod
-    def copy_to(self, key: str, target: LayerStore, target_key: str) -> str | None:
-        """Copy an object to another layer; return its SHA-256 when the copy told it."""
+    def copy_to(
+        self, key: str, target: LayerStore, target_key: str, *, size: int | None = None
+    ) -> str | None:
+        """Copy an object to another layer; return its SHA-256 when the copy told it.
+
+        ``size``, when the caller knows it, spares a store asking for it.
+        """
 
     @abstractmethod
     def download_url(self, key: str, *, filename: str) -> str | None:

@@ -8,7 +8,13 @@ from .base import LayerStore
 
 
 def copy_verified(
-    *, source: LayerStore, key: str, target: LayerStore, target_key: str, sha256: str
+    *,
+    source: LayerStore,
+    key: str,
+    target: LayerStore,
+    target_key: str,
+    sha256: str,
+    size: int | None = None,
 ) -> str:
     """Copy an object (server-side where the stores can) and prove the copy's SHA-256.
 
@@ -17,7 +23,7 @@ def copy_verified(
     otherwise the copy is read back and hashed. A copy whose SHA-256 is not
     ``sha256`` raises ChecksumMismatch and must not be recorded.
     """
-    copied = source.copy_to(key, target, target_key)
+    copied = source.copy_to(key, target, target_key, size=size)
     if copied is None:
         _size, copied = target.sha256(target_key)
     if copied != sha256:

@@ -138,7 +138,9 @@ class FilesystemLayerStore(LayerStore):
             raise ObjectConflict(expected.key, self.layer)
         return super().verify_existing(expected)
 
-    def copy_to(self, key: str, target: LayerStore, target_key: str) -> str | None:
+    def copy_to(
+        self, key: str, target: LayerStore, target_key: str, *, size: int | None = None
+    ) -> str | None:
         with self.open(key) as stream:
             return target.save(target_key, stream).sha256
 

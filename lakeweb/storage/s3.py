@@ -78,13 +78,16 @@ class S3LayerStore(LayerStore):
             raise StorageError(f"could not write {key} to {self.bucket}: {exc}") from exc
         return StoredObject(key=key, size=reader.size, sha256=reader.sha256)
 
-    def copy_to(self, key: str, target: LayerStore, target_key: str) -> str | None:
+    def copy_to(
+        self, key: str, target: LayerStore, target_key: str, *, size: int | None = None
+    ) -> str | None:
         if not isinstance(target, S3LayerStore):
             with self.open(key) as stream:
                 return target.save(target_key, stream).sha256
         source = {"Bucket": self.bucket, "Key": key}
         try:
-            size = self.client.head_object(**source)["ContentLength"]
+            if size is None:
+                size = self.client.head_object(**source)["ContentLength"]
             if size > S3_SINGLE_COPY_LIMIT:
                 self.client.copy(source, target.bucket, target_key)
                 return None
