@@ -9,6 +9,7 @@ from django.views.decorators.http import require_POST
 
 from lakeweb.access import permission_required
 from lakeweb.errors import PermissionRefused
+from lakeweb.jobs.selectors import job_message
 
 from .models import BackupKind
 from .selectors import backup_jobs_recent, backup_schedules
@@ -27,9 +28,11 @@ def backup_list(request: HttpRequest) -> HttpResponse:
 @permission_required("backups.trigger_backup", "Only curators and admins can trigger backups.")
 def backup_trigger(request: HttpRequest) -> HttpResponse:
     try:
-        backup_request(kind=BackupKind.MANUAL, user=request.user)
+        backup = backup_request(kind=BackupKind.MANUAL, user=request.user)
     except PermissionRefused as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, "Backup queued; this page shows its progress.")
+        messages.success(
+            request, f"Backup: {job_message(backup.job)} This page shows its progress."
+        )
     return redirect("backups:backup_list")

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_POST
 
 from lakeweb.access import permission_required
 from lakeweb.errors import ActionRefused, refusal_of
+from lakeweb.jobs.selectors import job_message
 
 from .. import selectors, services
 from ..models import Dataset
@@ -27,7 +28,9 @@ def dataset_promote(request: HttpRequest, pk: str) -> HttpResponse:
         )
     except ActionRefused as exc:
         return _refused(request, dataset, exc)
-    messages.success(request, f"Promotion to {promotion.target_layer} queued.")
+    messages.success(
+        request, f"Promotion to {promotion.target_layer}: {job_message(promotion.job)}"
+    )
     return redirect("catalog:dataset_detail", pk=dataset.pk)
 
 

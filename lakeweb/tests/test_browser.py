@@ -90,12 +90,12 @@ def test_first_session(page, live_server, tmp_path: Path) -> None:
     page.goto(dataset_url)
 
     page.click("text=Promote to processed")
-    page.wait_for_selector("text=Promotion to processed queued.")
+    page.wait_for_selector("text=Promotion to processed: Queued")
     assert Promotion.objects.get().source == dataset
 
     page.goto(base + reverse("backups:backup_list"))
     page.click("text=Back up now")
-    page.wait_for_selector("text=Backup queued")
+    page.wait_for_selector("text=Backup: Queued")
 
 
 def _big_folder(root: Path) -> dict[str, bytes]:
