@@ -114,7 +114,7 @@ def retryable(exc: BaseException) -> bool:
     if isinstance(exc, ClientError):
         code = exc.response.get("Error", {}).get("Code", "")
         return code in {"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout"}
-    return bool(getattr(exc, "retryable", False))
+    return False
 
 
 def failure_reason(exc: BaseException) -> str:

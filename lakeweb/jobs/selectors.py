@@ -11,17 +11,13 @@ from django.db.models import QuerySet
 from .models import Job, JobStatus
 
 
-def jobs_list(
-    *, kind: str = "", status: str = "", requested_by: Any = None, limit: int = 200
-) -> QuerySet[Job]:
+def jobs_list(*, kind: str = "", status: str = "", limit: int = 200) -> QuerySet[Job]:
     """Jobs newest first, filtered; the list defers the log (it can be long)."""
     jobs = Job.objects.select_related("requested_by").defer("log", "parameters", "result")
     if kind:
         jobs = jobs.filter(kind=kind)
     if status:
         jobs = jobs.filter(status=status)
-    if requested_by is not None:
-        jobs = jobs.filter(requested_by=requested_by)
     return jobs.order_by("-created_at")[:limit]
 
 

@@ -14,6 +14,8 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 
+from lakeweb.errors import ActionRefused, PermissionRefused
+
 from .models import Job, JobStatus
 from .registry import kind_get
 from .runner import _line, job_fail
@@ -74,8 +76,6 @@ def job_send(job: Job, *, countdown: float | None = None) -> bool:
 
 def job_cancel(*, job: Job, user: AbstractBaseUser) -> Job:
     """Cancel a queued job now, or ask a running one to stop at its next check."""
-    from lakeweb.errors import ActionRefused, PermissionRefused
-
     if not (user.is_staff or (job.requested_by_id and job.requested_by_id == user.pk)):
         raise PermissionRefused("Only staff and the person who asked for a job can cancel it.")
     if job.is_finished:
