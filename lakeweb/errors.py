@@ -13,7 +13,7 @@ request can fix, so it has no status here.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, overload
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
@@ -70,6 +70,12 @@ class Refusal(NamedTuple):
     @property
     def message(self) -> str:
         return " ".join(self.messages)
+
+
+@overload
+def refusal_of(exc: ActionRefused | ValidationError) -> Refusal: ...
+@overload
+def refusal_of(exc: Exception) -> Refusal | None: ...
 
 
 def refusal_of(exc: Exception) -> Refusal | None:
