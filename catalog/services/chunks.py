@@ -37,8 +37,7 @@ from django.db.models import F
 from django.utils import timezone
 
 # Every plain refusal here is about the request's own bytes or ids: bad input (400).
-from lakeweb.errors import BadInput as ActionRefused
-from lakeweb.errors import ChunkConflict, UploadClosed
+from lakeweb.errors import BadInput, ChunkConflict, UploadClosed
 from lakeweb.hashing import ResumableSHA256
 from lakeweb.storage import LayerStore, StoredObject, layer_store
 from lakeweb.storage.base import ObjectConflict, PartUploadGone, PartWriter
@@ -78,7 +77,7 @@ def upload_chunk_write(
     try:
         upload = dataset.upload_files.get(pk=int(file_id))
     except (UploadFile.DoesNotExist, TypeError, ValueError):
-        raise ActionRefused("This upload has no such file.") from None
+        raise BadInput("This upload has no such file.") from None
     _check_chunk(upload, offset=offset, length=length)
     if upload.size <= upload.chunk_size:
         return _write_whole(dataset, upload, _read_exactly(stream, length))
@@ -94,14 +93,14 @@ def upload_batch_write(*, dataset: Dataset, items: dict[int, IO[bytes]]) -> list
     resumed upload), nothing is recorded and the page sends them one by one.
     """
     if len(items) > BATCH_MAX_FILES:
-        raise ActionRefused(f"A batch holds at most {BATCH_MAX_FILES} files.")
+        raise BadInput(f"A batch holds at most {BATCH_MAX_FILES} files.")
     uploads = dataset.upload_files.in_bulk(list(items))
     missing = sorted(set(items) - set(uploads))
     if missing:
-        raise ActionRefused(f"This upload has no file {missing[0]}.")
+        raise BadInput(f"This upload has no file {missing[0]}.")
     for file_id, upload in uploads.items():
         if upload.size > upload.chunk_size:
-            raise ActionRefused(f"'{upload.path}' is too large for a batch; send it in chunks.")
+            raise BadInput(f"'{upload.path}' is too large for a batch; send it in chunks.")
         _check_chunk(upload, offset=0, length=getattr(items[file_id], "size", 0))
     order = list(items)
     batch = [
@@ -147,7 +146,7 @@ def _check_chunk(upload: UploadFile, *, offset: int, length: int) -> None:
     if upload.completed or offset < upload.received:
         raise ChunkConflict(f"'{upload.path}' already has byte {offset}.", received=upload.received)
     if offset % upload.chunk_size or offset >= max(upload.size, 1):
-        raise ActionRefused(
+        raise BadInput(
             f"'{upload.path}' has no chunk at byte {offset} "
             f"(chunks of {upload.chunk_size} bytes, {upload.size} in all)."
         )
@@ -158,7 +157,7 @@ def _check_chunk(upload: UploadFile, *, offset: int, length: int) -> None:
         )
     expected = min(upload.chunk_size, upload.size - offset)
     if length != expected:
-        raise ActionRefused(
+        raise BadInput(
             f"The chunk of '{upload.path}' at byte {offset} must be {expected} bytes, not {length}."
         )
 
@@ -177,7 +176,7 @@ def _pieces(stream: IO[bytes], length: int, *, done: int = 0) -> Iterator[bytes]
     while left:
         piece = stream.read(min(PIECE, left))
         if not piece:
-            raise ActionRefused(
+            raise BadInput(
                 f"The chunk ended after {done + length - left} of {done + length} bytes."
             )
         left -= len(piece)

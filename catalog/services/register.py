@@ -80,7 +80,10 @@ def _prefix_problems(prefix: str) -> list[str]:
             "(s3://bucket/prefix/), never folders on the server. An administrator "
             "can ingest a server folder with manage.py ingest."
         ]
-    parts = urlsplit(prefix)
+    try:
+        parts = urlsplit(prefix)
+    except ValueError:  # e.g. "s3://[x/": brackets read as an IPv6 address
+        return [f"'{shown(prefix)}' is not an S3 prefix: write s3://bucket/prefix/."]
     problems = []
     if has_control_characters(prefix):
         problems.append("The prefix contains control characters.")

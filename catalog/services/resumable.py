@@ -26,7 +26,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from lakeweb.errors import ActionRefused, PermissionRefused, UploadClosed
+from lakeweb.errors import ActionRefused, NotFound, PermissionRefused, UploadClosed
 from lakeweb.storage import StorageError, layer_store
 
 from ..models import Dataset, DatasetStatus, UploadFile
@@ -101,7 +101,7 @@ def upload_session_get(*, dataset_id: Any, user: AbstractBaseUser) -> Dataset:
     try:
         dataset = Dataset.objects.get(pk=dataset_id)
     except (Dataset.DoesNotExist, ValidationError):
-        raise ActionRefused("No such upload.") from None
+        raise NotFound("No such upload.") from None
     if dataset.owner_id != user.pk:
         raise PermissionRefused("This upload belongs to another user.")
     if dataset.status != DatasetStatus.UPLOADING:

@@ -397,6 +397,7 @@ BAD = [
     ({"prefix": "s3:/bucket/runs/"}, "'s3:/bucket/runs/' is not an S3 prefix: write s3://"),
     ({"prefix": "https://example.org/runs/"}, "is not an S3 prefix: write s3://bucket/prefix/."),
     ({"prefix": "s3://"}, "'s3://' names no bucket: write s3://bucket/prefix/."),
+    ({"prefix": "s3://[x/runs/"}, "'s3://[x/runs/' is not an S3 prefix: write s3://"),
     ({"prefix": "s3://Lab_Data/runs/"}, "'Lab_Data' is not an S3 bucket name"),
     ({"prefix": "s3://lab-data/run#1/"}, "A prefix cannot contain '?' or '#'."),
     ({"prefix": "s3://lab-data/run\n1/"}, "The prefix contains control characters."),
