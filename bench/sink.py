@@ -25,6 +25,7 @@ import hashlib
 import json
 import os
 import re
+import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Iterable
@@ -33,7 +34,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 PIECE = 1024 * 1024  # as lakeweb reads a chunk
-DIRECTORY = Path(os.environ.get("SINK_DIR", "/tmp/lakeweb-sink"))
+DIRECTORY = Path(os.environ.get("SINK_DIR") or Path(tempfile.gettempdir()) / "lakeweb-sink")
 CHUNK_SIZE = int(os.environ.get("SINK_CHUNK_SIZE", str(32 * PIECE)))
 READ_ONLY = os.environ.get("SINK_MODE") == "read"
 
