@@ -11,25 +11,21 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
 from django.urls import reverse
 
 from backups.models import BackupJob
 from catalog.models import Dataset, Promotion
 from catalog.tests.factories import microscopy_form
-from conftest import require_services
 from lakeweb.celery import app as celery_app
 from lakeweb.jobs.models import JobStatus
 from lakeweb.storage import layer_store
+
+from .stack import Worker, require_stack, wait, worker_env
 
 pytestmark = [
     pytest.mark.services,
@@ -44,66 +40,21 @@ TREE = {
 }
 
 
-def _require_stack() -> None:
-    if connection.vendor != "postgresql":
-        require_services("needs PostgreSQL: set DATABASE_URL=postgres://...")
-    broker = settings.CELERY_BROKER_URL
-    if not broker.startswith("redis://"):
-        require_services("needs Redis: set CELERY_BROKER_URL=redis://...")
-    import redis
-
-    try:
-        redis.Redis.from_url(broker, socket_connect_timeout=2).ping()
-    except redis.RedisError as exc:
-        require_services(f"Redis at {broker} does not answer: {exc}")
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 @pytest.fixture
-def worker(s3_lake, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+def worker(s3_lake, tmp_path: Path) -> Iterator[Worker]:
     """A Celery worker process on the test database, the Redis broker and the S3 buckets."""
-    _require_stack()
-    env = {
-        **os.environ,
-        "DATABASE_URL": _database_url(),
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        "LAKEWEB_DATA_DIR": str(tmp_path / "worker-data"),
-        "LAKEWEB_STORAGE": "s3",
-        "S3_ENDPOINT_URL": s3_lake["S3_ENDPOINT_URL"],
-        "S3_ACCESS_KEY_ID": s3_lake["S3_ACCESS_KEY_ID"],
-        "S3_SECRET_ACCESS_KEY": s3_lake["S3_SECRET_ACCESS_KEY"],
-        **{f"S3_BUCKET_{layer.upper()}": name for layer, name in s3_lake["S3_BUCKETS"].items()},
-    }
+    require_stack()
     celery_app.control.purge()
-    log = open(tmp_path / "worker.log", "wb")  # noqa: SIM115 - closed below
-    process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "lakeweb", "worker", "--pool=solo", "-l", "INFO"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    process = Worker(worker_env(s3_lake, tmp_path / "worker-data"), tmp_path / "worker.log")
     try:
-        _wait(lambda: process.poll() is not None or bool(celery_app.control.ping(timeout=1)), 60)
-        assert process.poll() is None, (tmp_path / "worker.log").read_text()
+        process.wait_ready()
         yield process
     finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
+        process.stop()
 
 
 def _wait(done: Callable[[], bool], seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if done():
-            return
-        time.sleep(0.25)
-    raise AssertionError(f"not done after {seconds}s")
+    wait(done, seconds, every=0.25)
 
 
 def _s3_bytes(layer: str, key: str) -> bytes:
