@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from django.db.models import QuerySet
 from django_celery_beat.models import PeriodicTask
 
@@ -14,7 +16,7 @@ def backup_jobs_recent(*, limit: int = 100) -> QuerySet[BackupJob]:
     ]
 
 
-def backup_job_get(*, pk: object) -> BackupJob | None:
+def backup_job_get(*, pk: UUID | str) -> BackupJob | None:
     """One backup job, or None."""
     return BackupJob.objects.select_related("job__requested_by").filter(pk=pk).first()
 

@@ -15,7 +15,7 @@ import tempfile
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core import serializers
 from django.db import transaction
 from django.utils import timezone
@@ -51,7 +51,7 @@ CATALOG_MODELS = (
 PROGRESS_EVERY = 50
 
 
-def backup_request(*, kind: str, user: AbstractBaseUser | None) -> BackupJob:
+def backup_request(*, kind: str, user: User | None) -> BackupJob:
     """Queue a backup job (sent to a worker after commit; by the sweep if the broker is down)."""
     if user is not None and not user.has_perm("backups.trigger_backup"):
         raise PermissionRefused("Only curators and admins can trigger backups.")
@@ -204,7 +204,7 @@ def backup_on_fail(job: Job, reason: str) -> None:
 
 def backup_prune(*, kind: str) -> list[str]:
     """Remove snapshots of a kind beyond its retention (keep N days / N weeks)."""
-    keep = {
+    keep: dict[str, int] = {
         BackupKind.DAILY: settings.BACKUP_KEEP_DAILY,
         BackupKind.WEEKLY: settings.BACKUP_KEEP_WEEKLY,
     }

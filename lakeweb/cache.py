@@ -64,6 +64,8 @@ class FailSoftRedisCache(RedisCache):
     ``OPTIONS`` may set ``RETRY_AFTER`` (seconds, default 5) besides redis-py's own.
     """
 
+    _servers: list[str]  # set by RedisCache.__init__; missing from the stubs
+
     def __init__(self, server: str | list[str], params: dict[str, Any]) -> None:
         options = dict(params.get("OPTIONS") or {})
         self.retry_after = float(options.pop("RETRY_AFTER", 5))

@@ -80,7 +80,7 @@ class ResumableSHA256:
         return FALLBACK + pickle.dumps(self._ctx)
 
     @classmethod
-    def from_state(cls, state: bytes) -> ResumableSHA256:
+    def from_state(cls, state: bytes | memoryview) -> ResumableSHA256:
         hasher = cls()
         kind, body = state[:1], state[1:]
         if kind == OPENSSL and _LIB is not None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core import signing
 from django.db import transaction
 
@@ -38,7 +38,7 @@ def setup_token_check(token: str) -> None:
 
 
 @transaction.atomic
-def first_admin_create(*, token: str, email: str, password: str) -> AbstractBaseUser:
+def first_admin_create(*, token: str, email: str, password: str) -> User:
     """Create the first superuser, once."""
     user_model = get_user_model()
     # Lock out a concurrent second use of the same link.

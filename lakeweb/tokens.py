@@ -9,9 +9,10 @@ characters, enough to tell which token a script holds.
 from __future__ import annotations
 
 import logging
+from typing import cast
 
 from django.contrib import messages
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -26,7 +27,7 @@ SHOWN_CHARACTERS = 8
 
 
 @transaction.atomic
-def api_token_create(*, user: AbstractBaseUser) -> Token:
+def api_token_create(*, user: User) -> Token:
     """A new token for ``user``; the one they had stops working."""
     Token.objects.filter(user=user).delete()
     token = Token.objects.create(user=user)
@@ -34,7 +35,7 @@ def api_token_create(*, user: AbstractBaseUser) -> Token:
     return token
 
 
-def api_token_revoke(*, user: AbstractBaseUser) -> bool:
+def api_token_revoke(*, user: User) -> bool:
     """Delete the user's token; False when they had none."""
     deleted, _ = Token.objects.filter(user=user).delete()
     if deleted:
@@ -47,14 +48,15 @@ def api_token_revoke(*, user: AbstractBaseUser) -> bool:
 @require_http_methods(["GET", "POST"])
 def api_token(request: HttpRequest) -> HttpResponse:
     """GET shows the token's state (never makes one); POST ``action=create|revoke``."""
+    user = cast(User, request.user)  # pages need login (LoginRequiredMiddleware)
     new_key = ""
     status = 200
     if request.method == "POST":
         action = request.POST.get("action")
         if action == "create":
-            new_key = api_token_create(user=request.user).key
+            new_key = api_token_create(user=user).key
         elif action == "revoke":
-            revoked = api_token_revoke(user=request.user)
+            revoked = api_token_revoke(user=user)
             messages.success(
                 request, "Your API token was revoked." if revoked else "You had no API token."
             )
@@ -62,7 +64,7 @@ def api_token(request: HttpRequest) -> HttpResponse:
         else:
             status = 400
             messages.error(request, "Unknown action: choose create or revoke.")
-    token = Token.objects.filter(user=request.user).first()
+    token = Token.objects.filter(user=user).first()
     context = {
         "token": token,
         "shown": token.key[:SHOWN_CHARACTERS] if token else "",

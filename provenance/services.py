@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 
 from catalog.models import Dataset
 
@@ -15,7 +15,7 @@ from .models import ProvenanceEvent
 def provenance_record(
     *,
     activity: str,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     dataset: Dataset | None = None,
     used: Iterable[Dataset] = (),
     source_layer: str = "",
@@ -40,7 +40,7 @@ def provenance_record(
     return event
 
 
-def _actor_label(actor: AbstractBaseUser | None) -> str:
+def _actor_label(actor: User | None) -> str:
     if actor is None:
         return "lakeweb (scheduled)"
     return getattr(actor, "email", "") or actor.get_username()

@@ -22,6 +22,7 @@ import re
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import IO, cast
 
 from django.utils import timezone
@@ -107,7 +108,7 @@ def dataset_zip_members(*, dataset: Dataset) -> Iterator[ZipMember]:
     date_time = _date_time(dataset)
     rows = dataset.files.order_by("path").values_list("path", "size", "storage_key")
     for path, size, key in rows.iterator(chunk_size=ROWS_PER_BATCH):
-        yield ZipMember(path, size, date_time, lambda key=key: store.open(key))
+        yield ZipMember(path, size, date_time, partial(store.open, key))
 
 
 def dataset_zip(*, dataset: Dataset) -> Iterator[bytes]:

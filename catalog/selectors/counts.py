@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import datetime
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, F, Sum
+from django.db.models import Count, F, QuerySet, Sum
 
 from ..models import CatalogVersion, Dataset, DatasetTally, FieldValueTally, Source, TagTally
 from .search import DatasetQuery, dataset_filter, value_candidates
@@ -51,7 +53,7 @@ class MatchCounts:
     version: int | None = field(default=None, compare=False)
 
 
-def _tag_counts_of(matched_ids: object) -> Counter[str]:
+def _tag_counts_of(matched_ids: QuerySet[Dataset, Mapping[str, Any]]) -> Counter[str]:
     rows = (
         Dataset.tags.through.objects.filter(dataset_id__in=matched_ids)
         .values("tag__name")

@@ -135,7 +135,7 @@ def _with_tag_names(items: list[Dataset]) -> list[Dataset]:
     for dataset_id, name in pairs.order_by("tag__name").values_list("dataset_id", "tag__name"):
         names[dataset_id].append(name)
     for item in items:
-        item.tag_names = names[item.pk]
+        item.tag_names = names[item.pk]  # type: ignore[attr-defined]  # a page attribute, not a field
     return items
 
 

@@ -178,7 +178,9 @@ class _JsonFieldMatch(Func):
         self.path = f'$."{name}"'  # name is a checked slug: no quote can reach the path
         self.candidates = [int(c) if isinstance(c, bool) else c for c in candidates]
 
-    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+    # The stubs want params as a tuple and function/template arguments; Django takes a
+    # list, and this Func has no function or template to override.
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:  # type: ignore[override]
         column, column_params = compiler.compile(self.source_expressions[0])
         # Only the compiled column and placeholders are formatted in; values are parameters.
         marks = ", ".join(["%s"] * len(self.candidates))

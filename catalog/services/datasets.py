@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -24,7 +24,7 @@ def dataset_create(
     *,
     name: str,
     source: Source,
-    owner: AbstractBaseUser,
+    owner: User,
     layer: str = Layer.RAW,
     description: str = "",
     external_id: str = "",
@@ -113,7 +113,7 @@ def dataset_fail(*, dataset: Dataset, reason: str) -> None:
     dataset.files.all().delete()
 
 
-def dataset_delete(*, dataset: Dataset, user: AbstractBaseUser) -> None:
+def dataset_delete(*, dataset: Dataset, user: User) -> None:
     """Delete a dataset outside raw: its objects go, the row stays as a tombstone.
 
     Raw data is never deletable through lakeweb (SPEC §2); provenance keeps

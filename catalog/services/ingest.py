@@ -16,9 +16,9 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, cast
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 
 from lakeweb.errors import PermissionRefused
@@ -88,7 +88,7 @@ def draft_field_problems(*, name: str, external_id: str) -> list[str]:
     return problems
 
 
-def draft_owner_check(owner: AbstractBaseUser) -> None:
+def draft_owner_check(owner: User) -> None:
     if not owner.has_perm("catalog.add_dataset"):
         raise PermissionRefused(f"{owner} may not add datasets (needs catalog.add_dataset).")
 
@@ -318,8 +318,11 @@ def _store(
     key = dataset_storage_key(dataset=dataset, path=path)
     try:
         with origin.open(file) as stream:
+            # Stores only read() their stream, and _Counted reads like the one it wraps.
             return store.save(
-                key, _Counted(stream, transfer), content_type=guess_content_type(path)
+                key,
+                cast("IO[bytes]", _Counted(stream, transfer)),
+                content_type=guess_content_type(path),
             )
     except OSError as exc:
         raise StorageError(f"Cannot read '{shown(file.path)}': {exc}") from exc

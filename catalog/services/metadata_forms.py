@@ -53,7 +53,8 @@ def metadata_clean(*, version: MetadataFormVersion, values: dict[str, Any]) -> d
     form = metadata_form_class(version.fields)(data=values)
     if not form.is_valid():
         raise ValidationError(
-            [f"{form.fields[name].label}: {' '.join(errs)}" for name, errs in form.errors.items()]
+            # An ErrorList yields its messages as str; the stubs also list ValidationError.
+            [f"{form.fields[name].label}: {' '.join(errs)}" for name, errs in form.errors.items()]  # type: ignore[arg-type]
         )
     return {name: to_json(value) for name, value in form.cleaned_data.items()}
 

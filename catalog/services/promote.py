@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 
 from lakeweb.jobs.models import Job
@@ -41,7 +41,7 @@ def promotion_permission(*, source_layer: str) -> str:
 
 
 def dataset_promote_request(
-    *, dataset: Dataset, user: AbstractBaseUser, target_layer: str | None = None
+    *, dataset: Dataset, user: User, target_layer: str | None = None
 ) -> Promotion:
     """Queue a promotion of a ready dataset to its next layer."""
     next_layer = dataset.next_layer

@@ -18,10 +18,10 @@ import datetime
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -96,7 +96,7 @@ def upload_session_start(*, draft: DatasetDraft, files: Sequence[PlannedFile]) -
     return dataset
 
 
-def upload_session_get(*, dataset_id: Any, user: AbstractBaseUser) -> Dataset:
+def upload_session_get(*, dataset_id: Any, user: User) -> Dataset:
     """An unfinished upload of this user, or a refusal that says why."""
     try:
         dataset = Dataset.objects.get(pk=dataset_id)
@@ -109,12 +109,12 @@ def upload_session_get(*, dataset_id: Any, user: AbstractBaseUser) -> Dataset:
     return dataset
 
 
-def upload_session_finish(*, dataset: Dataset, user: AbstractBaseUser) -> Dataset:
+def upload_session_finish(*, dataset: Dataset, user: User) -> Dataset:
     """Seal the dataset when every file is stored and hashed; then it is visible."""
     missing = dataset.upload_files.filter(completed=False)
     count = missing.count()
     if count:
-        first = missing.first()
+        first = cast(UploadFile, missing.first())  # count > 0
         raise ActionRefused(
             f"{count} file(s) are not complete yet, e.g. '{first.path}' "
             f"({first.received} of {first.size} bytes)."

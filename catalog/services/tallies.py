@@ -18,16 +18,23 @@ from collections import Counter
 from collections.abc import Iterable
 from datetime import date
 from itertools import islice
-from typing import Any
+from typing import Any, cast
 
 from django.db.models import Count, F, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
-from ..models import Dataset, DatasetStatus, DatasetTally, FieldValueTally, TagTally
+from ..models import (
+    Dataset,
+    DatasetStatus,
+    DatasetTally,
+    FieldValueTally,
+    MetadataFormVersion,
+    TagTally,
+)
 
 # Longer values (notes, long text) are not tallied; searches for them read the matches.
-VALUE_MAX = FieldValueTally._meta.get_field("value").max_length
+VALUE_MAX = cast(int, FieldValueTally._meta.get_field("value").max_length)  # set: a CharField
 ValueKey = tuple[str, str, bool]  # field name, value as JSON text, element of a list
 
 
@@ -71,8 +78,12 @@ def _month(dataset: Dataset) -> date:
 
 def tallies_add(*, dataset: Dataset, sign: int) -> None:
     """Count a dataset being sealed in (``sign`` +1), or one being deleted out (-1)."""
-    form_id = dataset.form_version.form_id if dataset.form_version_id else None
-    key = {
+    form_id = (
+        cast(MetadataFormVersion, dataset.form_version).form_id  # not None: its id is set
+        if dataset.form_version_id
+        else None
+    )
+    key: dict[str, Any] = {
         "layer": dataset.layer,
         "source_id": dataset.source_id,
         "form_id": form_id,
@@ -133,6 +144,6 @@ def tallies_rebuild() -> None:
         TagTally(tag_id=row["tag_id"], layer=row["layer"], datasets=row["n"]) for row in tag_rows
     )
     metadata = ready.values_list("layer", "metadata").iterator(chunk_size=5000)
-    rows = _value_rows(metadata)
-    while batch := list(islice(rows, 5000)):
+    value_rows = _value_rows(metadata)
+    while batch := list(islice(value_rows, 5000)):
         FieldValueTally.objects.bulk_create(batch)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from lakeweb.errors import ActionRefused, PermissionRefused
@@ -45,7 +45,7 @@ class UploadedItem:
 class DatasetDraft:
     """What describes a new raw dataset, however its files arrive (page, protocol, ingest)."""
 
-    owner: AbstractBaseUser
+    owner: User
     name: str
     source: Source
     experiments: Sequence[dict[str, Any]]
@@ -114,7 +114,7 @@ def datafile_record(
 
 @transaction.atomic
 def dataset_upload_finish(
-    *, dataset: Dataset, actor: AbstractBaseUser, parameters: dict[str, Any] | None = None
+    *, dataset: Dataset, actor: User, parameters: dict[str, Any] | None = None
 ) -> Dataset:
     """Seal the dataset (now visible) and record the ``collection`` provenance.
 

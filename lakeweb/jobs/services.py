@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.contrib.contenttypes.models import ContentType
 from django.db import models, transaction
 from django.db.models import F, Q, Value
@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 def job_request(
     *,
     kind: str,
-    requested_by: AbstractBaseUser | None = None,
+    requested_by: User | None = None,
     parameters: dict[str, Any] | None = None,
     subject: models.Model | None = None,
     unique_key: str | None = None,
@@ -60,9 +60,9 @@ def job_send(job: Job, *, countdown: float | None = None) -> bool:
     spec = kind_get(job.kind)
     try:
         job_run_task.apply_async(
-            args=[str(job.pk)],
+            args=[str(job.pk)],  # type: ignore[arg-type]  # celery takes a list too
             queue=job.queue,
-            countdown=countdown,
+            countdown=countdown,  # type: ignore[arg-type]  # None (the default) is allowed
             soft_time_limit=spec.time_limit,
             time_limit=spec.time_limit + settings.JOBS_HARD_LIMIT_GRACE,
         )
@@ -74,7 +74,7 @@ def job_send(job: Job, *, countdown: float | None = None) -> bool:
     return True
 
 
-def job_cancel(*, job: Job, user: AbstractBaseUser) -> Job:
+def job_cancel(*, job: Job, user: User) -> Job:
     """Cancel a queued job now, or ask a running one to stop at its next check."""
     if not (user.is_staff or (job.requested_by_id and job.requested_by_id == user.pk)):
         raise PermissionRefused("Only staff and the person who asked for a job can cancel it.")

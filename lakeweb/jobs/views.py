@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.contrib import messages
+from django.contrib.auth.models import User
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -52,7 +55,7 @@ def job_cancel_view(request: HttpRequest, pk: str) -> HttpResponse:
     if job is None:
         raise Http404("No job with this id.")
     try:
-        job_cancel(job=job, user=request.user)
+        job_cancel(job=job, user=cast(User, request.user))  # staff only: signed in
     except ActionRefused as exc:
         messages.error(request, str(exc))
     else:

@@ -7,12 +7,11 @@ import datetime
 import hashlib
 import zlib
 from collections.abc import Callable, Iterator
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 from urllib.parse import quote
 
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
-from django.core.files.storage import Storage
 
 from .base import (
     HashingReader,
@@ -26,6 +25,9 @@ from .base import (
 )
 from .s3client import s3_config
 
+if TYPE_CHECKING:
+    from storages.backends.s3 import S3Storage
+
 # A single CopyObject handles up to 5 GiB; larger objects need a multipart copy,
 # whose checksum S3 reports per part, so those are verified by reading back.
 S3_SINGLE_COPY_LIMIT = 5 * 1024**3
@@ -38,6 +40,9 @@ CONDITIONAL_ATTEMPTS = 3
 class S3LayerStore(LayerStore):
     """One bucket per layer on S3 or any S3-compatible store (MinIO)."""
 
+    storage: S3Storage
+    public_storage: S3Storage
+
     def __init__(self, layer: str, bucket: str) -> None:
         self.bucket = bucket
         super().__init__(layer, self._storage(settings.S3_ENDPOINT_URL))
@@ -46,7 +51,7 @@ class S3LayerStore(LayerStore):
         public = settings.S3_PUBLIC_ENDPOINT_URL
         self.public_storage = self._storage(public) if public else self.storage
 
-    def _storage(self, endpoint_url: str | None) -> Storage:
+    def _storage(self, endpoint_url: str | None) -> S3Storage:
         from storages.backends.s3 import S3Storage
 
         return S3Storage(
@@ -360,7 +365,8 @@ class _MultipartPartWriter(PartWriter):
         else:
             if self.body is None:
                 self.body = bytearray(self.length)
-            self.body[at : at + len(piece)] = piece
+            # A part that came whole (bytes) takes no further piece.
+            cast(bytearray, self.body)[at : at + len(piece)] = piece
         self.crc = zlib.crc32(piece, self.crc)
 
     def _finish(self) -> dict[str, Any]:
@@ -429,7 +435,9 @@ def _checksum_matches(
 
 
 def _composite_crc32(parts: list[dict[str, Any]]) -> str | None:
-    crcs = [part.get("ChecksumCRC32") for part in sorted(parts, key=lambda p: p["PartNumber"])]
+    crcs: list[Any] = [
+        part.get("ChecksumCRC32") for part in sorted(parts, key=lambda p: p["PartNumber"])
+    ]
     if not crcs or None in crcs:
         return None
     joined = b"".join(base64.b64decode(crc) for crc in crcs)
