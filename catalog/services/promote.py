@@ -10,7 +10,9 @@ the store can), and sealing happens once, under the job's lock.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from itertools import islice
 from typing import Any
 
 from django.conf import settings
@@ -111,18 +113,42 @@ def promotion_body(ctx: JobContext) -> dict[str, Any]:
             storage_key=key,
         )
 
-    copied = len(done)
-    workers = max(1, settings.PROMOTE_CONCURRENCY)
-    with ThreadPoolExecutor(workers, thread_name_prefix="promote") as pool:
-        for start in range(0, len(todo), PROMOTE_BATCH):
-            ctx.check()
-            rows = list(pool.map(copy, todo[start : start + PROMOTE_BATCH]))
-            DataFile.objects.bulk_create(rows)
-            copied += len(rows)
-            ctx.progress(copied, total)
+    _copy_all(ctx, todo, copy, done=len(done), total=total)
     with ctx.hold():
         _promotion_seal(promotion)
     return _result(target)
+
+
+def _copy_all(
+    ctx: JobContext,
+    todo: list[DataFile],
+    copy: Callable[[DataFile], DataFile],
+    *,
+    done: int,
+    total: int,
+) -> None:
+    """Keep PROMOTE_CONCURRENCY copies in flight; record finished ones a batch at a time.
+
+    A copy that fails stops the rest (its error is raised); what was recorded
+    stays, so the next attempt copies only the others.
+    """
+    workers = max(1, settings.PROMOTE_CONCURRENCY)
+    files = iter(todo)
+    finished_rows: list[DataFile] = []
+    with ThreadPoolExecutor(workers, thread_name_prefix="promote") as pool:
+        running = {pool.submit(copy, file) for file in islice(files, workers)}
+        while running:
+            finished, running = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                finished_rows.append(future.result())
+                following = next(files, None)
+                if following is not None:
+                    running.add(pool.submit(copy, following))
+            if len(finished_rows) >= PROMOTE_BATCH or not running:
+                DataFile.objects.bulk_create(finished_rows)
+                done += len(finished_rows)
+                finished_rows = []
+                ctx.progress(done, total)
 
 
 def _result(target: Dataset) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import datetime
 import hashlib
 import zlib
 from collections.abc import Callable, Iterator
+from functools import cached_property
 from typing import IO, TYPE_CHECKING, Any, cast
 from urllib.parse import quote
 
@@ -23,7 +24,7 @@ from .base import (
     StoredObject,
     unknown_object,
 )
-from .s3client import s3_config
+from .s3client import s3_client, s3_config
 
 if TYPE_CHECKING:
     from storages.backends.s3 import S3Storage
@@ -66,9 +67,12 @@ class S3LayerStore(LayerStore):
             default_acl=None,
         )
 
-    @property
+    @cached_property
     def client(self) -> Any:
-        return self.storage.connection.meta.client
+        # One client for every thread (botocore clients are thread-safe): making
+        # one costs a quarter of a second of CPU, which django-storages' client
+        # per thread made a promotion's copying threads pay each.
+        return s3_client(endpoint_url=settings.S3_ENDPOINT_URL)
 
     def save(self, key: str, stream: IO[bytes], *, content_type: str = "") -> StoredObject:
         reader = HashingReader(stream)
