@@ -29,6 +29,7 @@ from django.db.models import F, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 
+from lakeweb.errors import refusal_of
 from lakeweb.storage import StorageError
 
 from .models import Job, JobStatus
@@ -119,9 +120,9 @@ def retryable(exc: BaseException) -> bool:
 
 def failure_reason(exc: BaseException) -> str:
     """What a person reads: a refusal's own messages, else the error's type and text."""
-    messages = getattr(exc, "messages", None)
-    if messages:
-        return " ".join(str(message) for message in messages)
+    refusal = refusal_of(exc) if isinstance(exc, Exception) else None
+    if refusal is not None:
+        return refusal.message
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
@@ -242,16 +243,26 @@ def _claim(job_id: Any, token: str) -> tuple[Job | None, str | None]:
         job = Job.objects.select_for_update().filter(pk=job_id).first()
         if job is None or job.is_finished:
             return None, None
+        try:
+            kind_get(job.kind)
+        except LookupError:
+            # A worker of an older release: leave the job to one that knows it.
+            logger.warning("job %s: kind %r is not registered on this worker", job.pk, job.kind)
+            return None, None
         now = timezone.now()
         if job.status == JobStatus.RUNNING:
             held = job.lease_expires_at is not None and job.lease_expires_at > now
             if held and not _owner_gone(job.lease_owner):
                 return None, None  # a live worker has it: a redelivery does nothing
             job.log += _line(f"the worker holding this job ({job.lease_owner}) was lost")
+        refusal = None
         if job.cancel_requested:
-            return job, CANCELLED
-        if job.attempts >= job.max_attempts:
-            return job, f"gave up after {job.attempts} attempts; see the log for each"
+            refusal = CANCELLED
+        elif job.attempts >= job.max_attempts:
+            refusal = f"gave up after {job.attempts} attempts; see the log for each"
+        if refusal is not None:
+            job.save(update_fields=["log", "updated_at"])  # the lost worker stays named
+            return job, refusal
         job.status = JobStatus.RUNNING
         job.attempts += 1
         job.lease_owner = token

@@ -78,10 +78,10 @@ def job_cancel(*, job: Job, user: User) -> Job:
     """Cancel a queued job now, or ask a running one to stop at its next check."""
     if not (user.is_staff or (job.requested_by_id and job.requested_by_id == user.pk)):
         raise PermissionRefused("Only staff and the person who asked for a job can cancel it.")
-    if job.is_finished:
-        raise ActionRefused(f"This job has already ended ({job.status}).")
     with transaction.atomic():
         row = Job.objects.select_for_update().get(pk=job.pk)
+        if row.is_finished:  # read under the lock: it may have ended since the page showed it
+            raise ActionRefused(f"This job has already ended ({row.status}).")
         row.cancel_requested = True
         row.log += _line(f"cancel requested by {user.get_username()}")
         row.save(update_fields=["cancel_requested", "log", "updated_at"])

@@ -219,12 +219,6 @@ def test_a_job_that_has_used_its_attempts_is_failed_by_the_claim_and_its_hook_ru
     assert kinds.failed == [(job.pk, "gave up after 2 attempts; see the log for each")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG in runner._claim: the 'worker … was lost' line is added to the in-memory "
-    "row only; when the claim then refuses (attempts used, or cancelled) job_fail "
-    "re-reads the row and the line is never saved",
-)
 def test_a_lost_worker_on_the_last_attempt_is_named_in_the_log_of_the_failed_job(kinds) -> None:
     owner = f"{socket.gethostname()}:{dead_pid()}:feedbeef"
     job = queued_job(
@@ -269,12 +263,6 @@ def test_a_validation_error_fails_the_job_with_its_messages_as_the_reason(kinds)
     assert kinds.failed == [(job.pk, reason)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG in runner.failure_reason: a refusal (ActionRefused, which has no "
-    "'messages') reads as 'ActionRefused: <text>', not as its own message as the "
-    "docstring says; errors.refusal_of gives the message",
-)
 def test_a_refusal_fails_the_job_with_its_own_message_as_the_reason(kinds) -> None:
     refusal = ActionRefused("'Run 1' is deleted: only ready datasets count.")
     job = queued_job(kinds.add(raising(refusal)))
@@ -357,13 +345,6 @@ def test_cancel_of_a_finished_job_is_refused(kinds, users) -> None:
     assert reload(job).status == JobStatus.SUCCEEDED and kinds.failed == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG in services.job_cancel: 'already ended' is checked on the caller's copy of "
-    "the job, not on the row it then locks; a job that finished meanwhile (the page "
-    "read it queued, the worker ended it) gets cancel_requested and a 'cancel "
-    "requested' log line after its end, and the page says the cancel was accepted",
-)
 def test_cancel_of_a_job_that_ended_since_it_was_read_is_refused(kinds, users) -> None:
     job = queued_job(kinds.add(succeed))
     read_by_the_page = reload(job)
@@ -571,13 +552,6 @@ def test_a_lapsed_lease_of_another_machine_is_taken_over(kinds) -> None:
     assert job.status == JobStatus.SUCCEEDED and job.attempts == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG in runner.job_run: the kind is looked up after the claim; a job of a kind "
-    "this worker does not know (an older worker during a rolling deploy) is claimed, "
-    "an attempt used, LookupError raised and the job left running under a lease "
-    "until the sweep, again on each delivery, until it is 'given up'",
-)
 def test_a_job_of_a_kind_this_worker_does_not_know_is_not_left_running(kinds) -> None:
     job = queued_job(kinds.add(succeed))
     Job.objects.filter(pk=job.pk).update(kind="added-in-a-newer-release")
