@@ -30,11 +30,11 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import contextlib
 import io
 import os
 import random
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -48,7 +48,7 @@ from urllib.parse import urlparse
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.upload import BIN, KEY, MIB, SECRET, copy_baseline, free_port, wait_port  # noqa: E402
+from bench.upload import KEY, MIB, SECRET, copy_baseline, moto_server  # noqa: E402
 
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/lakeweb_bench"
 LAYERS = ("raw", "processed", "curated", "archive")
@@ -356,16 +356,10 @@ def main() -> None:
         parser.error("--scale is a fraction: more than 0, at most 1")
     sizes = file_sizes(args.scale)
     work = Path(tempfile.mkdtemp(prefix="lakeweb-promote-"))
-    moto_port = free_port()
-    moto = subprocess.Popen(
-        [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     results: list[str] = []
-    try:
-        wait_port(moto_port)
-        moto_url = f"http://127.0.0.1:{moto_port}"
+    with contextlib.ExitStack() as cleanup:
+        cleanup.callback(shutil.rmtree, work, ignore_errors=True)
+        moto_url = cleanup.enter_context(moto_server())
         count_object_reads()
         setup_django(work, moto_url, DEFAULT_DB if args.postgres else None)
         from django.contrib.auth import get_user_model
@@ -376,10 +370,6 @@ def main() -> None:
         kinds = ["s3", "filesystem"] if args.storage == "both" else [args.storage]
         for kind in kinds:
             results += measure(kind, sizes, work, moto_url)
-    finally:
-        moto.terminate()
-        moto.wait(timeout=30)
-        shutil.rmtree(work, ignore_errors=True)
     print("\n".join(results))
 
 

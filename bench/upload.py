@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import contextlib
 import json
 import os
 import shutil
@@ -40,7 +41,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,6 +64,23 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@contextmanager
+def moto_server() -> Iterator[str]:
+    """An S3 endpoint (moto in server mode) on a loopback port for the run; yields its URL."""
+    port = free_port()
+    process = subprocess.Popen(
+        [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_port(port)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
 
 
 def wait_port(port: int, seconds: float = 60) -> None:
@@ -545,15 +564,10 @@ def main() -> None:
     args = parser.parse_args()
     scale = 1 / 32 if args.quick else 1
     work = Path(tempfile.mkdtemp(prefix="lakeweb-bench-"))
-    moto_port = free_port()
-    moto = subprocess.Popen(
-        [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     results: list[str] = []
-    try:
-        wait_port(moto_port)
+    with contextlib.ExitStack() as cleanup:
+        cleanup.callback(shutil.rmtree, work, ignore_errors=True)
+        moto_url = cleanup.enter_context(moto_server())
         cases = [case for case in args.cases.split(",") if case in CASES]
         shapes = {"big": (4, 256 * MIB), "small": (10_000, 4096), "huge": (1, 2048 * MIB)}
         sets = {
@@ -566,12 +580,7 @@ def main() -> None:
         }
         kinds = ["s3", "filesystem"] if args.storage == "both" else [args.storage]
         for kind in kinds:
-            moto_url = f"http://127.0.0.1:{moto_port}"
             results += run_storage(kind, work, moto_url, sets, cases, args.repeat)
-    finally:
-        moto.terminate()
-        moto.wait(timeout=30)
-        shutil.rmtree(work, ignore_errors=True)
     print("\n".join(results))
 
 
