@@ -37,6 +37,7 @@ from django.db.models import F
 from django.utils import timezone
 
 # Every plain refusal here is about the request's own bytes or ids: bad input (400).
+from lakeweb.db import rows_insert
 from lakeweb.errors import BadInput, ChunkConflict, UploadClosed
 from lakeweb.hashing import ResumableSHA256
 from lakeweb.storage import LayerStore, StoredObject, layer_store
@@ -128,17 +129,21 @@ def _record_batch(
     if changed != len(stored):
         transaction.set_rollback(True)
         raise ChunkConflict("Some files of this batch had arrived already.", received=0)
-    DataFile.objects.bulk_create(
-        DataFile(
-            dataset=dataset,
-            path=uploads[i].path,
-            folder=folder_of(uploads[i].path),
-            size=object_.size,
-            sha256=object_.sha256,
-            content_type=uploads[i].content_type[:200],
-            storage_key=object_.key,
-        )
-        for i, object_ in stored.items()
+    rows_insert(
+        DataFile,
+        ("path", "folder", "size", "sha256", "content_type", "storage_key"),
+        (
+            (
+                uploads[i].path,
+                folder_of(uploads[i].path),
+                object_.size,
+                object_.sha256,
+                uploads[i].content_type[:200],
+                object_.key,
+            )
+            for i, object_ in stored.items()
+        ),
+        constants={"dataset": dataset.pk},
     )
 
 

@@ -26,10 +26,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from lakeweb.db import rows_insert
 from lakeweb.errors import ActionRefused, NotFound, PermissionRefused, UploadClosed
 from lakeweb.storage import StorageError, layer_store
 
-from ..models import Dataset, DatasetStatus, UploadFile
+from ..models import Dataset, DatasetStatus, UploadFile, UploadPart
 from .datasets import dataset_fail, dataset_storage_key
 from .paths import clean_paths
 from .upload import (
@@ -82,16 +83,27 @@ def upload_session_start(*, draft: DatasetDraft, files: Sequence[PlannedFile]) -
     planned = _planned(files)
     with transaction.atomic():
         dataset = dataset_upload_start(draft=draft)
-        UploadFile.objects.bulk_create(
-            UploadFile(
-                dataset=dataset,
-                path=f.path,
-                size=f.size,
-                chunk_size=chunk_size_for(f.size, layer=dataset.layer),
-                storage_key=dataset_storage_key(dataset=dataset, path=f.path),
-                content_type=guess_content_type(f.path),
-            )
-            for f in planned
+        rows_insert(
+            UploadFile,
+            ("path", "size", "chunk_size", "storage_key", "content_type"),
+            (
+                (
+                    f.path,
+                    f.size,
+                    chunk_size_for(f.size, layer=dataset.layer),
+                    dataset_storage_key(dataset=dataset, path=f.path),
+                    guess_content_type(f.path),
+                )
+                for f in planned
+            ),
+            constants={
+                "dataset": dataset.pk,
+                "received": 0,
+                "hash_state": b"",
+                "storage_upload_id": "",
+                "completed": False,
+                "updated_at": timezone.now(),
+            },
         )
     return dataset
 
@@ -120,7 +132,7 @@ def upload_session_finish(*, dataset: Dataset, user: User) -> Dataset:
             f"({first.received} of {first.size} bytes)."
         )
     with transaction.atomic():
-        dataset.upload_files.all().delete()
+        _upload_rows_delete(dataset)
         return dataset_upload_finish(dataset=dataset, actor=user)
 
 
@@ -130,7 +142,17 @@ def upload_session_cancel(*, dataset: Dataset, reason: str = "Upload cancelled."
     for upload in dataset.upload_files.exclude(storage_upload_id="").filter(completed=False):
         store.part_upload_abort(upload.storage_key, upload.storage_upload_id)
     dataset_fail(dataset=dataset, reason=reason)
-    dataset.upload_files.all().delete()
+    _upload_rows_delete(dataset)
+
+
+def _upload_rows_delete(dataset: Dataset) -> None:
+    """Drop an upload's bookkeeping rows: two statements, whatever the number of files.
+
+    ``QuerySet.delete()`` would load every UploadFile to cascade to its parts
+    (10,000 rows took 2 s); the parts go first, then the files, by ``dataset``.
+    """
+    UploadPart.objects.filter(upload_file__dataset=dataset).delete()
+    dataset.upload_files.all()._raw_delete(UploadFile.objects.db)
 
 
 def uploads_abandoned_clean(*, older_than: datetime.timedelta) -> int:

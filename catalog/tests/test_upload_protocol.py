@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from catalog import services
-from catalog.models import DataFile, Dataset, DatasetStatus, Source, UploadFile
+from catalog.models import DataFile, Dataset, DatasetStatus, Source, UploadFile, UploadPart
 from catalog.services import uploads_abandoned_clean
 from conftest import ROLES, read_object
 from lakeweb.storage import layer_store
@@ -107,6 +107,7 @@ def test_chunked_upload_stores_and_hashes_every_file(lake, client_for, form) -> 
     assert {f["path"] for f in status["files"]} == set(TREE)
 
     _send_all(client, status)
+    assert UploadPart.objects.exists()  # the big file's parts, dropped when it finishes
     response = _finish(client, status["upload"])
 
     assert response.status_code == 200
@@ -118,7 +119,7 @@ def test_chunked_upload_stores_and_hashes_every_file(lake, client_for, form) -> 
         assert datafile.sha256 == hashlib.sha256(data).hexdigest()
         assert read_object("raw", datafile.storage_key) == data
     assert [e["sample"] for e in dataset.metadata["experiments"]] == ["A", "B"]
-    assert not UploadFile.objects.exists()
+    assert not UploadFile.objects.exists() and not UploadPart.objects.exists()
 
 
 def test_upload_resumes_from_what_the_server_has(lake, client_for, form) -> None:
@@ -407,7 +408,7 @@ def test_abandoned_uploads_are_cleaned(lake, client_for, form) -> None:
     assert uploads_abandoned_clean(older_than=datetime.timedelta(hours=48)) == 1
 
     assert Dataset.objects.get().status == DatasetStatus.FAILED
-    assert not UploadFile.objects.exists()
+    assert not UploadFile.objects.exists() and not UploadPart.objects.exists()
     assert (
         layer_store("raw").part_uploads_stale(before=timezone.now() + datetime.timedelta(1)) == []
     )

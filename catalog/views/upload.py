@@ -28,7 +28,7 @@ from lakeweb.errors import ActionRefused, ChunkConflict, refusal_of
 from .. import selectors, services
 from ..forms import UploadForm, UploadStartForm, experiment_forms
 from ..metadata import to_json
-from ..models import Dataset, MetadataForm, MetadataFormVersion
+from ..models import MetadataForm, MetadataFormVersion
 
 MEMBERS_ONLY = "Only lab members can upload datasets."
 
@@ -117,24 +117,6 @@ def _refusal(exc: ValidationError | ActionRefused) -> JsonResponse:
     return JsonResponse(body, status=status)
 
 
-def _status(dataset: Dataset) -> dict[str, Any]:
-    return {
-        "upload": str(dataset.pk),
-        "status": dataset.status,
-        "files": [
-            {
-                "id": f.pk,
-                "path": f.path,
-                "size": f.size,
-                "received": f.received,
-                "chunk_size": f.chunk_size,
-                "complete": f.completed,
-            }
-            for f in dataset.upload_files.all()
-        ],
-    }
-
-
 @require_POST
 @permission_required("catalog.add_dataset", MEMBERS_ONLY)
 def upload_start(request: HttpRequest, form_id: int) -> JsonResponse:
@@ -156,7 +138,7 @@ def upload_start(request: HttpRequest, form_id: int) -> JsonResponse:
         )
     except (ValidationError, ActionRefused) as exc:
         return _refusal(exc)
-    return JsonResponse(_status(dataset), status=201)
+    return JsonResponse(selectors.upload_status(dataset=dataset), status=201)
 
 
 @require_http_methods(["GET", "DELETE"])
@@ -169,7 +151,7 @@ def upload_session(request: HttpRequest, upload_id: str) -> JsonResponse:
             return JsonResponse({"upload": upload_id, "status": "cancelled"})
     except ActionRefused as exc:
         return _refusal(exc)
-    return JsonResponse(_status(dataset))
+    return JsonResponse(selectors.upload_status(dataset=dataset))
 
 
 @require_http_methods(["PUT"])

@@ -80,17 +80,21 @@ class FilesystemLayerStore(LayerStore):
             for key, data, _kind in objects
         ]
         pending: list[tuple[Path, Path, Any]] = []
+        folders: set[Path] = set()
         try:
             for key, data, _kind in objects:
                 path = self._path(key)
-                path.parent.mkdir(parents=True, exist_ok=True)
+                if path.parent not in folders:  # a batch's files share a few folders
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    folders.add(path.parent)
                 partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}.partial")
-                handle = open(partial, "wb")  # noqa: SIM115 - closed below, after fsync
+                handle = open(partial, "wb")  # noqa: SIM115 - closed below, after the flush
                 pending.append((partial, path, handle))
                 handle.write(data)
             for _partial, _path, handle in pending:
                 handle.flush()
-                os.fsync(handle.fileno())
+                # The data and the size, not the times: what reading it back needs.
+                os.fdatasync(handle.fileno())
                 handle.close()
             for (partial, path, _handle), object_ in zip(pending, stored, strict=True):
                 self._place(partial, path, object_, exclusive=exclusive)
