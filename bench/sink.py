@@ -9,7 +9,8 @@ body, does the required work and nothing else:
 - a chunk (PUT): read it a piece at a time, SHA-256 it (one hash per file,
   carried from chunk to chunk), write it in place at its offset in the
   file, ``fdatasync`` before answering;
-- a batch of small files (multipart POST): split the parts, SHA-256 each,
+- a batch of small files (POST, the files' bytes one after another, their
+  ids in ``?files=``): split the body by the sizes, SHA-256 each,
   write each to its own file, ``fdatasync`` each (all written first, then
   all flushed, as the filesystem store does) before answering.
 
@@ -111,17 +112,16 @@ def chunk(environ: dict[str, Any], upload: str, file_id: str) -> Response:
 
 
 def batch(environ: dict[str, Any], upload: str) -> Response:
-    """Every small file of a multipart body: hashed, written, then all flushed."""
-    boundary = re.search(r'boundary="?([^";]+)', environ["CONTENT_TYPE"])
-    assert boundary, "a batch is multipart/form-data"
-    delimiter = b"\r\n--" + boundary.group(1).encode()
-    body = b"\r\n" + _body(environ)
-    files = []
-    for part in body.split(delimiter)[1:-1]:
-        head, _, data = part.partition(b"\r\n\r\n")
-        name = re.search(rb'name="f([^"]+)"', head)
-        assert name, "batch fields are named f<file id>"
-        files.append((name.group(1).decode(), data, hashlib.sha256(data).hexdigest()))
+    """Every small file of a batch body (the files one after another): hashed, written, then all flushed."""
+    ids = parse_qs(environ["QUERY_STRING"])["files"][0].split(",")
+    body = _body(environ)
+    files, at = [], 0
+    for file_id in ids:  # a file's id carries its size
+        size = int(file_id.split("-")[1])
+        data = body[at : at + size]
+        at += size
+        files.append((file_id, data, hashlib.sha256(data).hexdigest()))
+    assert at == len(body), "the body is the listed files' bytes"
     handles = []
     try:
         for file_id, data, _digest in files:

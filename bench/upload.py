@@ -253,9 +253,13 @@ class Client:
         return status["upload"]
 
     def send_batch(self, upload: str, entries: list[dict], local: dict[str, Path]) -> None:
-        files = {f"f{e['id']}": (f"f{e['id']}", local[e["path"]].read_bytes()) for e in entries}
+        """The files' bytes one after another, their ids in the URL, as upload.js sends them."""
+        body = b"".join(local[e["path"]].read_bytes() for e in entries)
         response = self.session().post(
-            f"{self.base}/datasets/uploads/{upload}/batch/", files=files, headers=self.headers()
+            f"{self.base}/datasets/uploads/{upload}/batch/",
+            params={"files": ",".join(str(e["id"]) for e in entries)},
+            data=body,
+            headers={**self.headers(), "Content-Type": "application/octet-stream"},
         )
         assert response.status_code == 200, response.text
 

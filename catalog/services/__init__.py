@@ -1,6 +1,6 @@
 """Catalog writes. Import from here; the modules are the implementation."""
 
-from .chunks import ChunkConflict, upload_batch_write, upload_chunk_write
+from .chunks import ChunkConflict, batch_ids, upload_batch_write, upload_chunk_write
 from .datasets import dataset_create, dataset_delete, dataset_fail, dataset_seal, manifest_digest
 from .errors import ActionRefused, ChecksumMismatch, PermissionRefused
 from .ingest import dataset_ingest, dataset_ingest_copy
@@ -40,6 +40,7 @@ __all__ = [
     "PlannedFile",
     "UploadClosed",
     "UploadedItem",
+    "batch_ids",
     "clean_path",
     "clean_paths",
     "dataset_create",

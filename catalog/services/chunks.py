@@ -52,6 +52,17 @@ MIB = 1024 * 1024
 # CPU's cache while it is hashed and stored.
 PIECE = MIB
 BATCH_MAX_FILES = 500
+# What a batch reads of its files' rows (not the hash state nor the times).
+BATCH_FIELDS = (
+    "id",
+    "path",
+    "size",
+    "chunk_size",
+    "received",
+    "completed",
+    "storage_key",
+    "content_type",
+)
 # How many chunks past the hashed offset a file may have stored and waiting.
 MAX_AHEAD = 4
 
@@ -85,38 +96,61 @@ def upload_chunk_write(
     return _write_part(dataset, upload, offset, length, stream)
 
 
-def upload_batch_write(*, dataset: Dataset, items: dict[int, IO[bytes]]) -> list[UploadFile]:
+def batch_ids(raw: str) -> list[int]:
+    """The file ids of a batch, as the page lists them (``?files=12,13,14``), bounded first."""
+    if len(raw) > BATCH_MAX_FILES * 21:
+        raise BadInput(f"A batch holds at most {BATCH_MAX_FILES} files.")
+    parts = raw.split(",") if raw else []
+    if not parts or not all(p.isascii() and p.isdigit() and len(p) <= 18 for p in parts):
+        raise BadInput("List the batch's files as ?files=<id>,<id>,… in the order of the body.")
+    ids = [int(p) for p in parts]
+    if len(ids) > BATCH_MAX_FILES:
+        raise BadInput(f"A batch holds at most {BATCH_MAX_FILES} files.")
+    if len(set(ids)) != len(ids):
+        raise BadInput("A batch lists each file once.")
+    return ids
+
+
+def upload_batch_write(
+    *, dataset: Dataset, file_ids: list[int], stream: IO[bytes], length: int
+) -> list[UploadFile]:
     """Store several whole small files sent in one request (the page batches them).
 
-    Small files are dominated by per-request cost, so the page sends them
-    together: each is checked, stored and hashed on its own, and the batch is
+    The body is the files' bytes one after another, in the order of
+    ``file_ids``; each file's size, known since the upload began, says where
+    it ends. (Small files are dominated by per-request cost; a plain body
+    costs nothing to split, where parsing multipart took 0.3 ms a file.)
+    Each file is checked, stored and hashed on its own, and the batch is
     recorded in one transaction. If any of them had arrived already (a
     resumed upload), nothing is recorded and the page sends them one by one.
     """
-    if len(items) > BATCH_MAX_FILES:
-        raise BadInput(f"A batch holds at most {BATCH_MAX_FILES} files.")
-    uploads = dataset.upload_files.in_bulk(list(items))
-    missing = sorted(set(items) - set(uploads))
+    uploads = dataset.upload_files.only(*BATCH_FIELDS).in_bulk(file_ids)
+    missing = [i for i in file_ids if i not in uploads]
     if missing:
         raise BadInput(f"This upload has no file {missing[0]}.")
-    for file_id, upload in uploads.items():
+    for upload in uploads.values():
         if upload.size > upload.chunk_size:
             raise BadInput(f"'{upload.path}' is too large for a batch; send it in chunks.")
-        _check_chunk(upload, offset=0, length=getattr(items[file_id], "size", 0))
-    order = list(items)
+        _check_chunk(upload, offset=0, length=upload.size)
+    expected = sum(uploads[i].size for i in file_ids)
+    if length != expected:
+        raise BadInput(
+            f"The batch's body must be the {len(file_ids)} files' {expected} bytes, "
+            f"not {length}: a file may have changed since the upload began."
+        )
     batch = [
-        (uploads[i].storage_key, _read_exactly(items[i], uploads[i].size), uploads[i].content_type)
-        for i in order
+        (uploads[i].storage_key, _read_exactly(stream, uploads[i].size), uploads[i].content_type)
+        for i in file_ids
     ]
     try:
         objects = layer_store(dataset.layer).put_many(batch, exclusive=True)
     except ObjectConflict as exc:
         path = next(u.path for u in uploads.values() if u.storage_key == exc.key)
         raise ChunkMismatch(path) from exc
-    _record_batch(dataset, uploads, dict(zip(order, objects, strict=True)))
+    _record_batch(dataset, uploads, dict(zip(file_ids, objects, strict=True)))
     for upload in uploads.values():
         upload.received, upload.completed = upload.size, True
-    return list(uploads.values())
+    return [uploads[i] for i in file_ids]
 
 
 @transaction.atomic

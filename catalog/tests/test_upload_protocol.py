@@ -464,11 +464,11 @@ def _logged(user):
     return client
 
 
-def _batch(client, upload, files: dict[int, bytes]):
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
-    data = {f"f{i}": SimpleUploadedFile(f"f{i}", body) for i, body in files.items()}
-    return client.post(reverse("catalog:upload_batch", args=[upload]), data)
+def _batch(client, upload, files: dict[int, bytes], *, ids: str | None = None):
+    """The batch as the page sends it: the files' bytes one after another, ids in the URL."""
+    listed = ",".join(str(i) for i in files) if ids is None else ids
+    url = reverse("catalog:upload_batch", args=[upload]) + "?files=" + listed
+    return client.post(url, b"".join(files.values()), content_type="application/octet-stream")
 
 
 def test_small_files_go_in_one_batch(lake, client_for, form) -> None:
@@ -494,7 +494,8 @@ def test_batch_refuses_a_wrong_size_and_stores_none_of_it(client_for, form) -> N
 
     response = _batch(client, status["upload"], {ids["a.txt"]: b"aaaa", ids["b.txt"]: b"bb"})
 
-    assert response.status_code == 400 and "must be 4 bytes, not 2" in response.json()["errors"][0]
+    assert response.status_code == 400
+    assert "must be the 2 files' 8 bytes, not 6" in response.json()["errors"][0]
     assert not UploadFile.objects.filter(completed=True).exists()
     assert list(layer_store("raw").list_keys("")) == []
 
@@ -506,3 +507,25 @@ def test_batch_refuses_large_files_and_foreign_ids(client_for, form) -> None:
     assert response.status_code == 400 and "send it in chunks" in response.json()["errors"][0]
     response = _batch(client, status["upload"], {999999: b"x"})
     assert response.status_code == 400 and "no file 999999" in response.json()["errors"][0]
+
+
+@pytest.mark.parametrize(
+    ("ids", "message"),
+    [
+        ("", "List the batch's files"),
+        ("1,x", "List the batch's files"),
+        ("1,-2", "List the batch's files"),
+        ("\u0661", "List the batch's files"),  # an Arabic-Indic digit is not an id
+        ("9" * 40, "List the batch's files"),
+        (",".join(["7"] * 2), "each file once"),
+        (",".join(str(i) for i in range(600)), "at most 500 files"),
+        ("1" * 20_000, "at most 500 files"),
+    ],
+)
+def test_batch_refuses_a_bad_file_list_and_stores_nothing(client_for, form, ids, message) -> None:
+    client = client_for("member")
+    status = _start(client, form, tree={"a.txt": b"aaaa"}).json()
+    response = _batch(client, status["upload"], {0: b"aaaa"}, ids=ids)
+    assert response.status_code == 400 and message in response.json()["errors"][0]
+    assert not DataFile.objects.exists() and not UploadFile.objects.filter(completed=True).exists()
+    assert list(layer_store("raw").list_keys("")) == []

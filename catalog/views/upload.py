@@ -179,12 +179,15 @@ def upload_chunk(request: HttpRequest, upload_id: str, file_id: int) -> JsonResp
 @permission_required("catalog.add_dataset", MEMBERS_ONLY)
 def upload_batch(request: HttpRequest, upload_id: str) -> JsonResponse:
     try:
-        items = {int(name[1:]): request.FILES[name] for name in request.FILES}
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
-        return JsonResponse({"errors": ["Batch fields are named f<file id>."]}, status=400)
+        return JsonResponse({"errors": ["The batch needs a Content-Length."]}, status=400)
     try:
+        file_ids = services.batch_ids(request.GET.get("files", ""))
         dataset = services.upload_session_get(dataset_id=upload_id, user=request.user)
-        uploads = services.upload_batch_write(dataset=dataset, items=items)
+        uploads = services.upload_batch_write(
+            dataset=dataset, file_ids=file_ids, stream=request, length=length
+        )
     except ActionRefused as exc:
         return _refusal(exc)
     return JsonResponse(

@@ -74,8 +74,11 @@ def test_first_session(page, live_server, tmp_path: Path) -> None:
     page.fill("input[name=name]", "Confocal run 7")
     page.set_input_files("input[name=files]", _folder(tmp_path))
     page.fill("input[name=exp0-sample]", "HeLa <b>bold</b>")
+    batches: list[int] = []  # the two small files go in one batch, not one by one
+    page.on("response", lambda r: "/batch/" in r.url and batches.append(r.status))
     page.click("#upload-submit")
     page.wait_for_selector("text=Uploaded 3 files to raw.")
+    assert batches == [200]
 
     dataset = Dataset.objects.get()
     assert sorted(dataset.files.values_list("path", flat=True)) == [
