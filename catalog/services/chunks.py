@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import IO, Any, NamedTuple, Protocol
 
 from django.conf import settings
 from django.db import transaction
@@ -82,6 +82,34 @@ class ChunkMismatch(UploadClosed):
         )
 
 
+class BatchFile(NamedTuple):
+    """What a batch needs of a file's row, read as a plain row (no model per file)."""
+
+    id: int
+    path: str
+    size: int
+    chunk_size: int
+    received: int
+    completed: bool
+    storage_key: str
+    content_type: str
+
+
+class ChunkTarget(Protocol):
+    """The file a chunk is for: an UploadFile, or a batch's plain row of one."""
+
+    @property
+    def path(self) -> str: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def chunk_size(self) -> int: ...
+    @property
+    def received(self) -> int: ...
+    @property
+    def completed(self) -> bool: ...
+
+
 def upload_chunk_write(
     *, dataset: Dataset, file_id: Any, offset: int, length: int, stream: IO[bytes]
 ) -> UploadFile:
@@ -113,7 +141,7 @@ def batch_ids(raw: str) -> list[int]:
 
 def upload_batch_write(
     *, dataset: Dataset, file_ids: list[int], stream: IO[bytes], length: int
-) -> list[UploadFile]:
+) -> list[BatchFile]:
     """Store several whole small files sent in one request (the page batches them).
 
     The body is the files' bytes one after another, in the order of
@@ -124,7 +152,8 @@ def upload_batch_write(
     recorded in one transaction. If any of them had arrived already (a
     resumed upload), nothing is recorded and the page sends them one by one.
     """
-    uploads = dataset.upload_files.only(*BATCH_FIELDS).in_bulk(file_ids)
+    rows = dataset.upload_files.filter(pk__in=file_ids).values_list(*BatchFile._fields)
+    uploads = {row[0]: BatchFile(*row) for row in rows}
     missing = [i for i in file_ids if i not in uploads]
     if missing:
         raise BadInput(f"This upload has no file {missing[0]}.")
@@ -148,14 +177,12 @@ def upload_batch_write(
         path = next(u.path for u in uploads.values() if u.storage_key == exc.key)
         raise ChunkMismatch(path) from exc
     _record_batch(dataset, uploads, dict(zip(file_ids, objects, strict=True)))
-    for upload in uploads.values():
-        upload.received, upload.completed = upload.size, True
-    return [uploads[i] for i in file_ids]
+    return [uploads[i]._replace(received=uploads[i].size, completed=True) for i in file_ids]
 
 
 @transaction.atomic
 def _record_batch(
-    dataset: Dataset, uploads: dict[int, UploadFile], stored: dict[int, StoredObject]
+    dataset: Dataset, uploads: dict[int, BatchFile], stored: dict[int, StoredObject]
 ) -> None:
     changed = UploadFile.objects.filter(pk__in=list(stored), received=0, completed=False).update(
         received=F("size"), hash_state=b"", completed=True, updated_at=timezone.now()
@@ -181,7 +208,7 @@ def _record_batch(
     )
 
 
-def _check_chunk(upload: UploadFile, *, offset: int, length: int) -> None:
+def _check_chunk(upload: ChunkTarget, *, offset: int, length: int) -> None:
     if upload.completed or offset < upload.received:
         raise ChunkConflict(f"'{upload.path}' already has byte {offset}.", received=upload.received)
     if offset % upload.chunk_size or offset >= max(upload.size, 1):

@@ -191,7 +191,7 @@ def upload_batch(request: HttpRequest, upload_id: str) -> JsonResponse:
     except ActionRefused as exc:
         return _refusal(exc)
     return JsonResponse(
-        {"files": [{"id": u.pk, "received": u.received, "complete": u.completed} for u in uploads]}
+        {"files": [{"id": u.id, "received": u.received, "complete": u.completed} for u in uploads]}
     )
 
 

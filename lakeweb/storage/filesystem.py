@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import errno
 import hashlib
@@ -74,20 +75,27 @@ class FilesystemLayerStore(LayerStore):
     def put_many(
         self, objects: list[tuple[str, bytes, str]], *, exclusive: bool = False
     ) -> list[StoredObject]:
-        """Write every file, then flush them all, then rename: one wait on the disk, not N."""
+        """Write every file, then flush them all, then rename: one wait on the disk, not N.
+
+        Paths are plain strings here, and one token names the batch's
+        partial files: a batch is many small files, and building Path and
+        UUID objects for each cost as much as writing it.
+        """
         stored = [
             StoredObject(key=key, size=len(data), sha256=hashlib.sha256(data).hexdigest())
             for key, data, _kind in objects
         ]
-        pending: list[tuple[Path, Path, Any]] = []
-        folders: set[Path] = set()
+        token = uuid.uuid4().hex
+        pending: list[tuple[str, str, Any]] = []
+        folders: set[str] = set()
         try:
-            for key, data, _kind in objects:
-                path = self._path(key)
-                if path.parent not in folders:  # a batch's files share a few folders
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    folders.add(path.parent)
-                partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}.partial")
+            for n, (key, data, _kind) in enumerate(objects):
+                path = self.storage.path(key)  # refuses a key outside the layer's folder
+                folder, name = os.path.split(path)
+                if folder not in folders:  # a batch's files share a few folders
+                    os.makedirs(folder, exist_ok=True)
+                    folders.add(folder)
+                partial = os.path.join(folder, f".{name}.{token}-{n}.partial")
                 handle = open(partial, "wb")  # noqa: SIM115 - closed below, after the flush
                 pending.append((partial, path, handle))
                 handle.write(data)
@@ -103,10 +111,13 @@ class FilesystemLayerStore(LayerStore):
         finally:
             for partial, _path, handle in pending:
                 handle.close()
-                partial.unlink(missing_ok=True)
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(partial)
         return stored
 
-    def _place(self, written: Path, path: Path, expected: StoredObject, *, exclusive: bool) -> None:
+    def _place(
+        self, written: str | Path, path: str | Path, expected: StoredObject, *, exclusive: bool
+    ) -> None:
         """Move a written file to its key; ``exclusive``: never over a file already there."""
         if not exclusive:
             os.replace(written, path)
@@ -124,12 +135,13 @@ class FilesystemLayerStore(LayerStore):
             # A filesystem without hard links: check, then rename. Two
             # concurrent requests for one key could both pass the check; a
             # retry after a failure, the case this guards, cannot.
-            if path.exists():
+            if os.path.exists(path):
                 self.verify_existing(expected)
             else:
                 os.replace(written, path)
         finally:
-            written.unlink(missing_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(written)
 
     def verify_existing(
         self, expected: StoredObject, *, parts: list[dict[str, Any]] | None = None
