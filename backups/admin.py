@@ -7,6 +7,8 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from lakeweb.templatetags.sizes import size_iec
+
 from .models import BackupJob
 
 
@@ -18,12 +20,16 @@ class BackupJobAdmin(admin.ModelAdmin):
         "status",
         "prefix",
         "object_count",
-        "bytes_copied",
+        "copied",
         "error_count",
     )
     list_filter = ("kind", "job__status")
     list_select_related = ("job",)
     readonly_fields = [f.name for f in BackupJob._meta.fields]
+
+    @admin.display(description="bytes copied", ordering="bytes_copied")
+    def copied(self, obj: BackupJob) -> str:
+        return size_iec(obj.bytes_copied)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -9,6 +9,8 @@ from django.contrib.admin.actions import delete_selected as django_delete_select
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from lakeweb.templatetags.sizes import size_iec
+
 from .models import (
     DataFile,
     Dataset,
@@ -125,10 +127,14 @@ class MetadataFormAdmin(admin.ModelAdmin):
 class DataFileInline(admin.TabularInline):
     model = DataFile
     extra = 0
-    fields = ("path", "size", "sha256", "content_type", "storage_key")
+    fields = ("path", "size", "size_shown", "sha256", "content_type", "storage_key")
     readonly_fields = fields
     can_delete = False
     max_num = 0
+
+    @admin.display(description="size (IEC)")
+    def size_shown(self, obj: DataFile) -> str:
+        return size_iec(obj.size)
 
 
 @admin.register(Dataset)
@@ -140,7 +146,7 @@ class DatasetAdmin(admin.ModelAdmin):
         "source",
         "owner",
         "file_count",
-        "total_size",
+        "size",
         "created_at",
     )
     list_filter = ("layer", "status", "source")
@@ -154,6 +160,7 @@ class DatasetAdmin(admin.ModelAdmin):
         "form_version",
         "file_count",
         "total_size",
+        "size",
         "manifest_digest",
         "status",
         "failure_reason",
@@ -165,8 +172,12 @@ class DatasetAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Dataset | None = None) -> Any:
         if obj is not None and obj.is_sealed:
             # Sealed datasets are immutable (SPEC §2).
-            return [f.name for f in Dataset._meta.fields] + ["tags"]
+            return [f.name for f in Dataset._meta.fields] + ["tags", "size"]
         return self.readonly_fields
+
+    @admin.display(description="size", ordering="total_size")
+    def size(self, obj: Dataset) -> str:
+        return size_iec(obj.total_size)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # datasets come from uploads, ingest and promotions

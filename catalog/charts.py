@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from django.template.defaultfilters import filesizeformat
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+
+from lakeweb.templatetags.sizes import size_iec
 
 BYTES = "bytes"
 
@@ -33,7 +34,7 @@ BAR_COLOUR = "#0d6efd"
 def value_format(value: int, unit: str) -> str:
     """Short display: bytes human-readable, anything else a count with thousands separators."""
     if unit == BYTES:
-        return filesizeformat(value)
+        return size_iec(value)
     return f"{value:,}"
 
 
@@ -41,7 +42,7 @@ def value_exact(value: int, unit: str) -> str:
     """The exact value with its unit, for tooltips and the description."""
     exact = f"{value:,} {unit}"
     if unit == BYTES and value >= 1024:
-        exact += f" ({filesizeformat(value)})"
+        exact += f" ({size_iec(value)})"
     return exact
 
 

@@ -16,11 +16,12 @@ from urllib.parse import urlencode
 
 from django import template
 from django.contrib.humanize.templatetags.humanize import intcomma
-from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
+
+from lakeweb.templatetags.sizes import size_iec
 
 from ..models import Dataset
 from ..selectors.facets import FacetValue
@@ -114,7 +115,7 @@ def dataset_rows(datasets: list[Dataset]) -> SafeString:
                 dataset.source.name,
                 dataset.external_id,
                 intcomma(dataset.file_count),
-                filesizeformat(dataset.total_size),
+                size_iec(dataset.total_size),
                 timezone.localtime(dataset.created_at).strftime("%Y-%m-%d %H:%M"),
             )
             for dataset in datasets

@@ -164,9 +164,9 @@ def test_chart_is_accessible() -> None:
 def test_bytes_are_human_readable_with_the_exact_value_in_the_tooltip() -> None:
     root = parse(bar_chart(title="Storage", items=[("geo", 1536), ("pdb", 12)], unit=BYTES))
     values = [t.text for t in root.iter(f"{SVG}text") if t.get("class") == "chart-value"]
-    assert values == ["1.5\xa0KB", "12\xa0bytes"]
+    assert values == ["1.5\xa0KiB", "12\xa0B"]
     titles = [g.find(f"{SVG}title").text for g in root.findall(f"{SVG}g")]
-    assert titles == ["geo: 1,536 bytes (1.5\xa0KB)", "pdb: 12 bytes"]
+    assert titles == ["geo: 1,536 bytes (1.5\xa0KiB)", "pdb: 12 bytes"]
 
 
 def widths(svg: str) -> list[float]:

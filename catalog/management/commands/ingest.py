@@ -18,6 +18,7 @@ from catalog.services import DatasetDraft, form_version_current
 from catalog.services.ingest import dataset_ingest, metadata_pairs
 from lakeweb.errors import ActionRefused
 from lakeweb.storage import StorageError
+from lakeweb.templatetags.sizes import size_iec
 
 # A folder full of bad names should not print a million lines.
 MAX_PROBLEMS_SHOWN = 20
@@ -28,14 +29,6 @@ def _positive(value: str) -> int:
     if number < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
     return number
-
-
-def human_size(size: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    raise AssertionError("unreachable")
 
 
 class ProgressBar:
@@ -62,7 +55,7 @@ class ProgressBar:
         rate = done_bytes / max(now - self.started, 1e-6)
         self._write(
             f"\r[{'#' * filled}{'.' * (self.width - filled)}] {done_files}/{total_files} files, "
-            f"{human_size(done_bytes)}/{human_size(total_bytes)}, {human_size(rate)}/s "
+            f"{size_iec(done_bytes)}/{size_iec(total_bytes)}, {size_iec(rate)}/s "
         )
         self.drawn = True
 
@@ -138,7 +131,7 @@ class Command(BaseCommand):
             progress.close()
         self.stdout.write(f"dataset: {dataset.pk}")
         self.stdout.write(f"files: {dataset.file_count}")
-        self.stdout.write(f"bytes: {dataset.total_size} ({human_size(dataset.total_size)})")
+        self.stdout.write(f"bytes: {dataset.total_size} ({size_iec(dataset.total_size)})")
         self.stdout.write(f"manifest: {dataset.manifest_digest}")
 
     def _source(self, slug: str) -> Source:
