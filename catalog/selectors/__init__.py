@@ -15,7 +15,7 @@ from .datasets import (
 from .facets import Facets, FacetValue, dataset_facets
 from .paging import PAGE_SIZE, BadCursor, DatasetPage, dataset_page
 from .search import DatasetQuery, dataset_filter, dataset_ordered
-from .uploads import upload_status
+from .uploads import upload_draft, upload_status
 
 __all__ = [
     "COUNT_LIMIT",
@@ -41,5 +41,6 @@ __all__ = [
     "dataset_page",
     "metadata_forms_all",
     "metadata_forms_open",
+    "upload_draft",
     "upload_status",
 ]

@@ -31,3 +31,20 @@ def upload_status(*, dataset: Dataset) -> dict[str, Any]:
             for pk, path, size, received, chunk_size, completed in rows.iterator(chunk_size=2000)
         ],
     }
+
+
+def upload_draft(*, dataset: Dataset) -> dict[str, Any]:
+    """What an upload began with (the dataset's fields and each experiment's values).
+
+    The page shows these, read-only, when it resumes the upload: the dataset
+    was validated and created with them, and they are what it will be sealed
+    with. Two queries (the source, the tags).
+    """
+    return {
+        "name": dataset.name,
+        "description": dataset.description,
+        "source": dataset.source.slug,
+        "external_id": dataset.external_id,
+        "tags": [tag.name for tag in dataset.tags.all()],
+        "experiments": dataset.metadata.get("experiments", []),
+    }

@@ -16,6 +16,7 @@ from .register import dataset_register_fail, dataset_register_run, dataset_regis
 from .resumable import (
     PlannedFile,
     UploadClosed,
+    upload_files_check,
     upload_session_cancel,
     upload_session_finish,
     upload_session_get,
@@ -64,6 +65,7 @@ __all__ = [
     "metadata_document",
     "upload_batch_write",
     "upload_chunk_write",
+    "upload_files_check",
     "upload_session_cancel",
     "upload_session_finish",
     "upload_session_get",

@@ -78,6 +78,15 @@ def _planned(files: Sequence[PlannedFile]) -> list[PlannedFile]:
     return [PlannedFile(path=path, size=f.size) for path, f in zip(paths, files, strict=True)]
 
 
+def upload_files_check(*, files: Sequence[PlannedFile]) -> list[PlannedFile]:
+    """Every problem of an upload's file list in one ValidationError; the files as stored.
+
+    The page calls it when the metadata is refused too, so that one answer
+    lists every problem (metadata and names), not one kind per round.
+    """
+    return _planned(files)
+
+
 def upload_session_start(*, draft: DatasetDraft, files: Sequence[PlannedFile]) -> Dataset:
     """Validate an upload in full and create its hidden dataset; nothing stored on error."""
     planned = _planned(files)

@@ -81,6 +81,9 @@ def upload(request: HttpRequest, form_id: int) -> HttpResponse:
             else:
                 messages.success(request, f"Uploaded {dataset.file_count} files to raw.")
                 return redirect("catalog:dataset_detail", pk=dataset.pk)
+        else:
+            for message in _path_problems(upload_form.cleaned_data.get("paths")):
+                upload_form.add_error(None, message)
     context = {
         "definition": definition,
         "version": version,
@@ -90,6 +93,32 @@ def upload(request: HttpRequest, form_id: int) -> HttpResponse:
         "chunk_size": None,
     }
     return render(request, "catalog/upload.html", context, status=status)
+
+
+def _path_problems(paths: list[str] | None) -> list[str]:
+    """What is wrong with the files' names, told beside the metadata's problems.
+
+    Called when the form is refused anyway, so one answer lists every problem
+    rather than the names only once the metadata is right.
+    """
+    try:
+        services.clean_paths(paths or [])
+    except ValidationError as exc:
+        return exc.messages if paths else []  # no files: the form says so already
+    return []
+
+
+def _manifest_problems(manifest: list[tuple[str, Any]] | None) -> list[str]:
+    """As ``_path_problems`` for the protocol's start: the file list's problems, if it parsed."""
+    if manifest is None:
+        return []  # the form reports the malformed list itself
+    try:
+        services.upload_files_check(
+            files=[services.PlannedFile(path=path, size=size) for path, size in manifest]
+        )
+    except ValidationError as exc:
+        return exc.messages
+    return []
 
 
 def _items(data: dict[str, Any]) -> list[services.UploadedItem]:
@@ -129,6 +158,7 @@ def upload_start(request: HttpRequest, form_id: int) -> JsonResponse:
         for message in _errors(form, f"Experiment {i + 1} · " if len(experiments) > 1 else "")
     ]
     if errors:
+        errors += _manifest_problems(start.cleaned_data.get("manifest"))
         return JsonResponse({"errors": errors}, status=400)
     data = start.cleaned_data
     try:
@@ -151,7 +181,9 @@ def upload_session(request: HttpRequest, upload_id: str) -> JsonResponse:
             return JsonResponse({"upload": upload_id, "status": "cancelled"})
     except ActionRefused as exc:
         return _refusal(exc)
-    return JsonResponse(selectors.upload_status(dataset=dataset))
+    # With what the upload began with: a resuming page shows it (read-only).
+    status = selectors.upload_status(dataset=dataset)
+    return JsonResponse({**status, "draft": selectors.upload_draft(dataset=dataset)})
 
 
 @require_http_methods(["PUT"])
