@@ -1,6 +1,6 @@
 """The upload page tells every problem in one answer, and a resumed upload says what it began with.
 
-(Its script's behaviour, in a real Chromium, is in lakeweb/tests/test_browser_upload.py.)
+(Its script's behaviour, in a real Chromium, is in catalog/tests/test_upload_browser.py.)
 """
 
 from __future__ import annotations
