@@ -1,7 +1,7 @@
 """The upload page's script in a real Chromium (static/lakeweb/upload.js).
 
-- A refused request (4xx) stops the upload and shows the server's message;
-  only the network and 5xx are tried again.
+- A refused request (4xx) stops the upload and shows the server's message
+  (or says the session ended); only the network and 5xx are tried again.
 - Metadata and file-name problems come back in one round.
 - The progress bar moves as bytes leave, not as chunks finish.
 - A resumed upload shows the details it began with, read-only, and keeps them.
@@ -20,6 +20,8 @@ import unicodedata
 from pathlib import Path
 
 import pytest
+from django.contrib.sessions.models import Session
+from django.core.cache import cache
 from django.db.models import F
 from django.urls import reverse
 
@@ -117,6 +119,27 @@ def test_a_refused_chunk_stops_the_upload_with_the_message(
     assert len(calls) == 1
     assert "retrying" not in page.inner_text("#progress-text")
     assert Dataset.objects.get().status == DatasetStatus.UPLOADING  # resumable or cancellable
+    assert _stored_files() == 0
+
+
+def test_a_session_ended_mid_upload_says_so_and_stops(page, live_server, form, tmp_path) -> None:
+    _open(page, live_server, form, _folder(tmp_path, {"data.bin": os.urandom(300 * 1024)}))
+    calls = []
+
+    def log_out(route) -> None:
+        calls.append(route.request.url)
+        # The server forgets the login (from the cache too, where sessions may be read from).
+        Session.objects.all().delete()
+        cache.clear()
+        route.continue_()
+
+    page.route("**/files/**", log_out)
+    page.click("#upload-submit")
+
+    errors = _errors(page)
+    assert len(errors) == 1 and errors[0].startswith("You are no longer logged in")
+    time.sleep(2)
+    assert len(calls) == 1
     assert _stored_files() == 0
 
 

@@ -181,9 +181,9 @@
   }
 
   // ---- talking to the server -------------------------------------------------
-  // One request. Resolves with {status, body} for any HTTP answer (body: the
-  // JSON, or null); rejects with err.network when no answer came and with
-  // err.aborted when the page stopped it.
+  // One request. Resolves with {status, body, redirected} for any HTTP answer
+  // (body: the JSON, or null); rejects with err.network when no answer came
+  // and with err.aborted when the page stopped it.
   function send(method, url, body, options) {
     options = options || {};
     return new Promise(function (resolve, reject) {
@@ -201,7 +201,12 @@
           if (e.lengthComputable) { options.progress(e.loaded, e.total); }
         });
       }
-      xhr.onload = function () { done(); resolve({ status: xhr.status, body: parsed(xhr) }); };
+      xhr.onload = function () {
+        done();
+        // Sent elsewhere: the login page, when the session has ended meanwhile.
+        var redirected = !!xhr.responseURL && xhr.responseURL !== new URL(url, location.href).href;
+        resolve({ status: xhr.status, body: redirected ? null : parsed(xhr), redirected: redirected });
+      };
       xhr.onerror = xhr.ontimeout = function () { done(); reject(failure("network")); };
       xhr.onabort = function () { done(); reject(failure("aborted")); };
       if (job) { job.requests.push(xhr); }
@@ -220,7 +225,9 @@
   // The server's own messages for a refused request, or what its status says.
   function refusal(response, what) {
     var body = response.body || {};
-    var list = Array.isArray(body.errors) && body.errors.length ? body.errors.map(String) : [
+    var list = response.redirected ? ["You are no longer logged in (the session ended). Log in " +
+      "again in another tab, then choose the folder here again to resume the upload."]
+      : Array.isArray(body.errors) && body.errors.length ? body.errors.map(String) : [
       response.status >= 500 ? what + " failed on the server (HTTP " + response.status + "); try again later."
         : response.status === 413 ? what + " was too large for the server (HTTP 413)."
         : what + " was refused (HTTP " + response.status + ")."];
@@ -371,11 +378,11 @@
       return send("POST", uploadUrl(job.id) + "batch/?files=" + ids, body, {
         job: job, contentType: "application/octet-stream", progress: counted.progress,
       }).then(function (response) {
-        if (response.status === 200) { counted.keep(); } else { counted.drop(); }
+        if (response.status === 200 && response.body) { counted.keep(); } else { counted.drop(); }
         return response;
       }, function (err) { counted.drop(); throw err; });
     }).then(function (response) {
-      if (response.status === 200) {
+      if (response.status === 200 && response.body) {
         state.filesDone += entries.length;
         report(state);
         return;
