@@ -53,15 +53,22 @@ def test_protocol_start_lists_metadata_and_name_problems_in_one_refusal(client_f
     _nothing_stored()
 
 
-def test_protocol_start_with_only_metadata_problems_lists_no_name_problem(client_for) -> None:
+def test_protocol_start_with_good_names_lists_only_the_metadata_problems(client_for) -> None:
     form = microscopy_form()
     response = client_for("member").post(
         reverse("catalog:upload_start", args=[form.pk]),
-        {"name": "Scan", "source": "upload", "manifest": "[]", **BAD_METADATA},
+        {
+            "name": "Scan",
+            "source": "upload",
+            "manifest": json.dumps([{"path": "fine/a.txt", "size": 1}]),
+            **BAD_METADATA,
+        },
     )
     assert response.status_code == 400
-    assert len(response.json()["errors"]) == 3  # required, whole number, and "no files"
-    assert "The upload has no files." in response.json()["errors"]
+    assert response.json()["errors"] == [
+        "Sample name: This field is required.",
+        "Magnification: Enter a whole number.",
+    ]
     _nothing_stored()
 
 
