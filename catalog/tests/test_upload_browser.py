@@ -196,8 +196,8 @@ def test_metadata_and_name_problems_come_back_in_one_round(
 def test_progress_moves_while_a_chunk_is_on_its_way(
     page, live_server, form, tmp_path, settings
 ) -> None:
-    settings.UPLOAD_CHUNK_SIZE = 8 * MIB
-    _open(page, live_server, form, _folder(tmp_path, {"big.bin": 9 * MIB}))
+    settings.UPLOAD_CHUNK_SIZE = 16 * MIB
+    _open(page, live_server, form, _folder(tmp_path, {"big.bin": 17 * MIB}))
     network = page.context.new_cdp_session(page)
     network.send("Network.enable")
     network.send(
@@ -206,10 +206,10 @@ def test_progress_moves_while_a_chunk_is_on_its_way(
     )
     page.click("#upload-submit")
 
-    # At 2 MiB/s the first 8 MiB chunk takes some four seconds to arrive.
+    # At 2 MiB/s the first 16 MiB chunk takes some eight seconds to arrive.
     page.wait_for_function(
         "() => !['', '0%'].includes(document.getElementById('progress-bar').textContent)",
-        timeout=3000,
+        timeout=6000,
     )
     shown = page.inner_text("#progress-text")
     assert UploadFile.objects.get().received == 0, "no chunk has arrived yet"
