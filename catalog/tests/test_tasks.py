@@ -117,7 +117,7 @@ def test_a_promotion_that_keeps_failing_is_given_up_and_its_partial_copies_remov
     assert target.status == DatasetStatus.UPLOADING and target.files.count() == 64
     assert [s["job"] for s in sends] == [str(job.pk)]
 
-    Job.objects.filter(pk=job.pk).update(attempts=job.max_attempts)
+    Job.objects.filter(pk=job.pk).update(attempts=job.max_attempts, not_before=None)  # backoff over
     job_run(job_id=job.pk)
 
     job, target = job_of(promotion), Dataset.objects.get(pk=target.pk)

@@ -40,6 +40,8 @@ T = TypeVar("T")
 LOG_LINES_KEPT = 5000
 PROGRESS_EVERY_SECONDS = 1.0
 CANCELLED = "cancelled on request"
+# What the claim says of a job whose retry backoff has not ended.
+WAIT = "not due yet"
 
 
 class JobStopped(Exception):
@@ -255,6 +257,10 @@ def _claim(job_id: Any, token: str) -> tuple[Job | None, str | None]:
             if held and not _owner_gone(job.lease_owner):
                 return None, None  # a live worker has it: a redelivery does nothing
             job.log += _line(f"the worker holding this job ({job.lease_owner}) was lost")
+        elif job.not_before is not None and job.not_before > now:
+            # A message that came before the retry's backoff ended (a duplicate, or
+            # another machine's clock): not yet. Sent again for when it is due.
+            return job, WAIT
         refusal = None
         if job.cancel_requested:
             refusal = CANCELLED
@@ -332,10 +338,16 @@ def _backoff(attempts: int) -> int:
 
 def job_run(*, job_id: Any) -> Job | None:
     """Claim and run one job to its end (or back to the queue). Returns it, or None
-    when there was nothing to do (finished, or held by a live worker)."""
+    when there was nothing to do (finished, held by a live worker, or not due yet)."""
     token = _token()
     job, refusal = db_patient(lambda: _claim(job_id, token))
     if job is None:
+        return None
+    if refusal == WAIT:
+        from .services import job_send
+
+        assert job.not_before is not None  # WAIT says so
+        job_send(job, countdown=max(0.0, (job.not_before - timezone.now()).total_seconds()))
         return None
     if refusal == CANCELLED:
         job_fail(job, reason=CANCELLED, status=JobStatus.CANCELLED)

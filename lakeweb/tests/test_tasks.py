@@ -182,6 +182,25 @@ def test_a_retryable_error_puts_the_job_back_in_the_queue_and_sends_it_again(
     assert kinds.failed == []
 
 
+def test_a_message_that_comes_before_the_backoff_ends_is_sent_again_for_when_it_is_due(
+    kinds, sends
+) -> None:
+    ran: list[int] = []
+    job = queued_job(
+        kinds.add(lambda ctx: ran.append(1) or {}),
+        not_before=timezone.now() + timedelta(seconds=30),
+    )
+
+    assert job_run(job_id=job.pk) is None
+
+    job = reload(job)
+    assert ran == [] and job.status == JobStatus.QUEUED and job.attempts == 0
+    assert [s["job"] for s in sends] == [str(job.pk)] and 25 < sends[0]["countdown"] <= 30
+    Job.objects.filter(pk=job.pk).update(not_before=timezone.now() - timedelta(seconds=1))
+    assert job_run(job_id=job.pk) is not None
+    assert ran == [1] and reload(job).status == JobStatus.SUCCEEDED
+
+
 def test_each_retry_waits_twice_as_long_and_the_last_attempt_fails_with_the_reason(
     kinds, sends, settings
 ) -> None:
@@ -190,6 +209,7 @@ def test_each_retry_waits_twice_as_long_and_the_last_attempt_fails_with_the_reas
 
     for _ in range(3):
         job_run(job_id=job.pk)
+        Job.objects.filter(pk=job.pk).update(not_before=None)  # its backoff has passed
 
     job = reload(job)
     assert [s["countdown"] for s in sends] == [5, 10]
