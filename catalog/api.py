@@ -13,13 +13,13 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import NotFound, PermissionDenied
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from lakeweb import errors
 from lakeweb.api import CanBrowse
+from lakeweb.api_parsers import JSONBodyParser
 
 from . import selectors, services
 from .forms import DatasetSearchForm
@@ -217,7 +217,8 @@ class CanAddDataset(BasePermission):
 
 class DatasetRegister(generics.GenericAPIView):
     permission_classes = [CanAddDataset]
-    parser_classes = [JSONParser]  # metadata and tags are JSON; a form post cannot say them
+    # Metadata and tags are JSON (a form post cannot say them), bounded before parsing.
+    parser_classes = [JSONBodyParser]
     serializer_class = DatasetRegisterSerializer
 
     @extend_schema(

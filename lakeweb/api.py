@@ -6,11 +6,13 @@ Errors are always JSON with a ``detail`` message (SPEC §5).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import SAFE_METHODS, BasePermission
@@ -18,12 +20,29 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from .access import can_browse
 from .errors import refusal_of
+from .http_errors import NOT_FOUND
+
+WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")
 
 
 class Pagination(PageNumberPagination):
+    """Numbered pages; ``page_size`` is refused when it is no whole number, not ignored."""
+
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
+
+    def get_page_size(self, request: Any) -> int:
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        # Digits only, and few: int() would take "²", " 5", "1_0" and 4,000 digits.
+        if not WHOLE_NUMBER.fullmatch(raw):
+            raise exceptions.ValidationError({"page_size": ["Enter a whole number."]})
+        size = int(raw)
+        if size < 1:
+            raise exceptions.ValidationError({"page_size": ["Ask for at least 1 item a page."]})
+        return min(size, self.max_page_size)
 
 
 class CanBrowse(BasePermission):
@@ -70,10 +89,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Any:
     return response
 
 
+# Exempt: a forged request to an address that does nothing is answered 404, not 403.
+@csrf_exempt
 @login_not_required
 def not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
     """Any other address under /api/ (a malformed id too): JSON, not the HTML 404 page."""
-    return JsonResponse(
-        {"detail": "Not found: no API endpoint or object at this address (ids are UUIDs)."},
-        status=404,
-    )
+    return JsonResponse({"detail": NOT_FOUND}, status=404)

@@ -15,7 +15,15 @@ from __future__ import annotations
 
 from typing import NamedTuple, overload
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.conf import settings
+from django.core.exceptions import (
+    PermissionDenied,
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+    ValidationError,
+)
 from django.http import Http404
 
 
@@ -33,6 +41,12 @@ class BadInput(ActionRefused):
     """The request itself is wrong (a chunk of the wrong size, a damaged page link)."""
 
     status = 400
+
+
+class TooLarge(BadInput):
+    """The request is larger than the server takes (a body, a count past its limit)."""
+
+    status = 413
 
 
 class PermissionRefused(ActionRefused, PermissionDenied):
@@ -82,10 +96,27 @@ def refusal_of(exc: Exception) -> Refusal | None:
     """The HTTP status and messages a refused request gets; None if ``exc`` is no refusal.
 
     Form and service validation (Django's ValidationError) is bad input: 400.
+    So is a request Django itself finds suspicious (its body too large: 413).
     Anything else is a bug or an outage and stays an error (500).
     """
     if isinstance(exc, ActionRefused):
         return Refusal(exc.status, [str(exc)])
     if isinstance(exc, ValidationError):
         return Refusal(400, exc.messages)
+    if isinstance(exc, SuspiciousOperation):
+        return _suspicious(exc)
     return None
+
+
+def _suspicious(exc: SuspiciousOperation) -> Refusal:
+    # Django's own messages name its settings; these say what to change.
+    if isinstance(exc, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return Refusal(413, [f"The request body is larger than the {limit:,} bytes allowed."])
+    if isinstance(exc, TooManyFieldsSent):
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        return Refusal(400, [f"The request has more than the {limit:,} fields allowed."])
+    if isinstance(exc, TooManyFilesSent):
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FILES
+        return Refusal(400, [f"The request has more than the {limit:,} files allowed."])
+    return Refusal(400, [f"Bad request: {exc}"])

@@ -184,7 +184,15 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "lakeweb.api.exception_handler",
+    # JSON bodies are bounded before parsing (size, nesting, text: lakeweb.api_parsers).
+    "DEFAULT_PARSER_CLASSES": [
+        "lakeweb.api_parsers.JSONBodyParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
 }
+# The largest JSON body the API reads (a registration's metadata): 413 past it.
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=1024 * 1024)
 SPECTACULAR_SETTINGS = {
     "TITLE": "lakeweb API",
     "DESCRIPTION": "Datasets, files, provenance and backups of a lakeweb data lake.",
@@ -340,6 +348,8 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# A refused CSRF check answers JSON under /api/ and the usual page elsewhere.
+CSRF_FAILURE_VIEW = "lakeweb.http_errors.csrf_failure"
 
 # --- Content-Security-Policy (django-csp) -------------------------------------------
 # One strict policy on every page: scripts, styles and fetches from this origin

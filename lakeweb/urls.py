@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from . import tokens, views
+from . import http_errors, tokens, views
 
 admin.site.site_header = "lakeweb administration"
 admin.site.site_title = "lakeweb admin"
@@ -19,3 +19,9 @@ urlpatterns = [
     path("jobs/", include("lakeweb.jobs.urls")),
     path("api/", include("lakeweb.api_urls")),
 ]
+
+# JSON under /api/, the pages elsewhere (lakeweb/http_errors.py).
+handler400 = http_errors.bad_request
+handler403 = http_errors.permission_denied
+handler404 = http_errors.page_not_found
+handler500 = http_errors.server_error
