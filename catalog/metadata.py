@@ -44,6 +44,8 @@ CHOICE_TYPES = (FieldType.CHOICE, FieldType.MULTIPLE_CHOICE)
 YES_WORDS = ("1", "true", "yes", "on", "y")
 NO_WORDS = ("0", "false", "no", "off", "n")
 BOUNDS = {"min_value": "min", "max_value": "max"}  # model field -> definition key
+# The longest text a metadata value may be (forms' text fields, registered metadata).
+METADATA_TEXT_MAX = 10_000
 
 
 def yes_no(text: str) -> bool | None:
@@ -83,7 +85,7 @@ def _text_kwargs(spec: dict[str, Any]) -> dict[str, Any]:
                 rf"\A(?:{spec['pattern']})\Z", f"Must match the pattern {spec['pattern']}."
             )
         )
-    return {"validators": validators, "max_length": 10_000}
+    return {"validators": validators, "max_length": METADATA_TEXT_MAX}
 
 
 def _choices(spec: dict[str, Any]) -> list[tuple[str, str]]:

@@ -179,6 +179,9 @@ class PromotionSerializer(serializers.ModelSerializer):
         return job_message(promotion.job)
 
 
+MAX_TAGS = 50
+
+
 class DatasetRegisterSerializer(serializers.Serializer):
     """A registration of objects already in an S3 prefix; the service checks the rest."""
 
@@ -208,7 +211,10 @@ class DatasetRegisterSerializer(serializers.Serializer):
         help_text="Several experiments' values (instead of metadata).",
     )
     tags = serializers.ListField(
-        child=serializers.CharField(max_length=100), required=False, default=list
+        child=serializers.CharField(max_length=100),
+        required=False,
+        default=list,
+        max_length=MAX_TAGS,
     )
 
     def validate_source(self, value: str) -> Source:

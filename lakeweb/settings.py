@@ -225,6 +225,10 @@ S3_BUCKETS = {
     layer: env.str(f"S3_BUCKET_{layer.upper()}", default=f"lakeweb-{layer}")
     for layer in LAKEWEB_LAYERS
 }
+# Buckets the API may register datasets from (POST /api/datasets/register/): the
+# app's credentials may read more than members should copy from. None by default,
+# which refuses every registration; the lake's own buckets are never allowed.
+REGISTER_BUCKETS = env.list("REGISTER_BUCKETS", default=[])
 S3_PRESIGNED_URL_SECONDS = env.int("S3_PRESIGNED_URL_SECONDS", default=300)
 # Fail fast on a stalled store (lakeweb/storage/s3client.py), so that a page
 # shows a StorageError before gunicorn kills its worker at 30 s. One S3 call

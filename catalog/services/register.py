@@ -8,20 +8,24 @@ The request runs every check and creates the hidden dataset
 
 from __future__ import annotations
 
+import math
 import re
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from lakeweb.errors import PermissionRefused
 from lakeweb.jobs.models import Job
 from lakeweb.jobs.runner import JobContext
 from lakeweb.jobs.services import job_request
 from lakeweb.storage import StorageError
+from lakeweb.text import text_unstorable
 
-from ..models import Dataset, DatasetStatus, MetadataFormVersion
+from ..metadata import METADATA_TEXT_MAX
+from ..models import Dataset, DatasetStatus, FieldValueTally, MetadataFormVersion
 from .datasets import dataset_fail
 from .ingest import dataset_ingest_copy, draft_field_problems, draft_owner_check, origin_files
 from .metadata_forms import metadata_clean
@@ -35,6 +39,17 @@ PROBE_KEYS = 1000
 S3_KEY_BYTES = 1024
 BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 METADATA_SCALARS = (str, int, float, bool, type(None))
+# A key is a form field's name, and the value tally's (64 characters); a text
+# value as long as a form's text field takes; as many keys and list items as a
+# lab's form could plausibly have. Bounded before a form validates anything.
+METADATA_KEY_MAX = cast(int, FieldValueTally._meta.get_field("name").max_length)
+METADATA_KEYS_MAX = 200
+METADATA_LIST_MAX = 200
+SHOWN_MAX = 80
+REGISTER_OFF = (
+    "Registering from S3 is turned off: an administrator lists the buckets members "
+    "may register from in REGISTER_BUCKETS."
+)
 
 
 def dataset_register_start(*, draft: DatasetDraft, prefix: str) -> Dataset:
@@ -48,6 +63,8 @@ def dataset_register_start(*, draft: DatasetDraft, prefix: str) -> Dataset:
     copy and seal (``dataset_register_run``).
     """
     draft_owner_check(draft.owner)
+    if not settings.REGISTER_BUCKETS:
+        raise PermissionRefused(REGISTER_OFF)
     problems = [
         *draft_field_problems(name=draft.name, external_id=draft.external_id),
         *_prefix_problems(prefix),
@@ -100,6 +117,12 @@ def _prefix_problems(prefix: str) -> list[str]:
     elif bucket in settings.S3_BUCKETS.values():
         # Their backups hold the user table; and lake data is promoted, not re-registered.
         problems.append(f"'{bucket}' is one of the lake's own buckets and cannot be registered.")
+    elif bucket not in settings.REGISTER_BUCKETS:
+        # The app's credentials may read buckets members should not copy from.
+        problems.append(
+            f"'{bucket}' is not a bucket datasets may be registered from; "
+            f"these are: {', '.join(settings.REGISTER_BUCKETS)}."
+        )
     if len(parts.path.encode()) > S3_KEY_BYTES:
         problems.append(f"The prefix is longer than S3's {S3_KEY_BYTES}-byte keys.")
     return problems
@@ -113,7 +136,7 @@ def _metadata_problems(draft: DatasetDraft) -> list[str]:
     problems = []
     many = len(draft.experiments) > 1
     for number, values in enumerate(draft.experiments, start=1):
-        odd = _odd_values(values)
+        odd = _value_problems(values)
         found = odd if version is None else [*odd, *_unknown_keys(values, version)]
         if version is not None and not odd:
             try:
@@ -124,23 +147,59 @@ def _metadata_problems(draft: DatasetDraft) -> list[str]:
     return problems
 
 
-def _odd_values(values: dict[str, Any]) -> list[str]:
-    # A form field would read a nested object as its text; nothing else reads it at all.
-    return [
-        f"Metadata '{shown(key)}' must be text, a number, true/false or a list of those."
-        for key, value in values.items()
-        if not all(
-            isinstance(item, METADATA_SCALARS)
-            for item in (value if isinstance(value, list) else [value])
-        )
-    ]
+def _value_problems(values: dict[str, Any]) -> list[str]:
+    """Keys and values any store can keep, bounded, before a form reads them."""
+    if len(values) > METADATA_KEYS_MAX:
+        return [f"An experiment has {len(values)} metadata keys; at most {METADATA_KEYS_MAX}."]
+    problems = []
+    for key, value in values.items():
+        problems += _key_problems(key)
+        items = value if isinstance(value, list) else [value]
+        if len(items) > METADATA_LIST_MAX:
+            problems.append(f"Metadata '{_shown(key)}' lists more than {METADATA_LIST_MAX} values.")
+        elif not all(isinstance(item, METADATA_SCALARS) for item in items):
+            # A form field would read a nested object as its text; nothing else reads it at all.
+            problems.append(
+                f"Metadata '{_shown(key)}' must be text, a number, true/false or a list of those."
+            )
+        else:
+            problems += [problem for item in items for problem in _scalar_problems(key, item)]
+    return problems
+
+
+def _key_problems(key: str) -> list[str]:
+    if not key.strip():
+        return ["A metadata key is empty."]
+    if has_control_characters(key):  # NUL and lone surrogates too
+        return [f"Metadata key '{_shown(key)}' contains control characters."]
+    if len(key) > METADATA_KEY_MAX:
+        return [f"Metadata key '{_shown(key)}' is longer than {METADATA_KEY_MAX} characters."]
+    return []
+
+
+def _scalar_problems(key: str, value: Any) -> list[str]:
+    if isinstance(value, float) and not math.isfinite(value):
+        return [f"Metadata '{_shown(key)}' is not a finite number."]
+    if not isinstance(value, str):
+        return []
+    if text_unstorable(value):
+        return [
+            f"Metadata '{_shown(key)}' holds a NUL or a lone surrogate, which cannot be stored."
+        ]
+    if len(value) > METADATA_TEXT_MAX:
+        return [f"Metadata '{_shown(key)}' is longer than {METADATA_TEXT_MAX:,} characters."]
+    return []
+
+
+def _shown(text: str) -> str:
+    return shown(text[:SHOWN_MAX]) + ("…" if len(text) > SHOWN_MAX else "")
 
 
 def _unknown_keys(values: dict[str, Any], version: MetadataFormVersion) -> list[str]:
     # The form would drop them silently.
     fields = [spec["name"] for spec in version.fields]
     return [
-        f"Metadata key '{shown(key)}' is not a field of form {version}; "
+        f"Metadata key '{_shown(key)}' is not a field of form {version}; "
         f"its fields are: {', '.join(fields) or 'none'}."
         for key in values
         if key not in fields

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import uuid
 from typing import Any
 
 import boto3
 import pytest
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
@@ -69,9 +71,10 @@ def put_objects(bucket: str, objects: dict[str, bytes]) -> None:
 
 
 @pytest.fixture
-def bucket(s3_lake) -> str:
-    """A bucket outside the lake, on its S3 endpoint, with a run under ``runs/2024/``."""
+def bucket(s3_lake, settings) -> str:
+    """A bucket outside the lake, listed in REGISTER_BUCKETS, with a run under ``runs/2024/``."""
     name = f"src-{uuid.uuid4().hex[:12]}"
+    settings.REGISTER_BUCKETS = [name]
     s3_client().create_bucket(Bucket=name)
     objects = {f"runs/2024/{path}": data for path, data in OBJECTS.items()}
     objects["runs/2024/notes/"] = b""  # a folder marker, not a file
@@ -484,10 +487,11 @@ def test_a_retired_form_is_refused(register, api_for, body, form, queued) -> Non
     ],
 )
 def test_an_empty_prefix_or_missing_bucket_is_refused(
-    register, api_for, bucket, body, queued, prefix: str, message: str
+    register, api_for, settings, bucket, body, queued, prefix: str, message: str
 ) -> None:
     put_objects(bucket, {"empty/": b""})  # a folder marker alone holds no files
     run = uuid.uuid4().hex[:8]
+    settings.REGISTER_BUCKETS = [bucket, f"no-such-bucket-{run}"]
     body["prefix"] = prefix.format(bucket=bucket, run=run)
 
     response = register(body)
@@ -515,3 +519,126 @@ def test_the_schema_lists_register_and_status(api_for) -> None:
     paths = api_for("viewer").get(reverse("api:schema"), {"format": "json"}).json()["paths"]
     assert "post" in paths["/api/datasets/register/"]
     assert "get" in paths["/api/datasets/{id}/status/"]
+
+
+# --- which buckets, and metadata a store can keep ----------------------------------------
+
+
+def test_with_no_register_buckets_registration_is_refused(register, settings, body, queued) -> None:
+    settings.REGISTER_BUCKETS = []
+
+    response = register(body)
+
+    assert response.status_code == 403
+    assert response.json() == {"detail": register_service.REGISTER_OFF}
+    assert_nothing_stored(queued)
+
+
+def test_a_bucket_not_listed_is_refused_and_the_listed_ones_named(
+    register, settings, bucket, body, queued
+) -> None:
+    other = f"src-{uuid.uuid4().hex[:12]}"
+    s3_client().create_bucket(Bucket=other)  # readable with the app's credentials
+    put_objects(other, {"runs/2024/a.txt": b"x"})
+    body["prefix"] = f"s3://{other}/runs/2024/"
+
+    response = register(body)
+
+    assert response.status_code == 400
+    assert response.json()["detail"] == (
+        f"'{other}' is not a bucket datasets may be registered from; these are: {bucket}."
+    )
+    assert_nothing_stored(queued)
+
+
+LONG_KEY = "k" * (register_service.METADATA_KEY_MAX + 1)
+UNSTORED = [
+    # Without a form the metadata is kept as sent: the key would fail in the worker.
+    (
+        {"form": None, "metadata": {LONG_KEY: "x"}},
+        f"Metadata key '{LONG_KEY}' is longer than 64 characters.",
+    ),
+    ({"form": None, "metadata": {"a\x00b": "x"}}, "In the JSON body, a key in metadata holds a"),
+    ({"form": None, "metadata": {"a\u202eb": "x"}}, "Metadata key 'a\\u202eb' contains control"),
+    ({"form": None, "metadata": {"note": "a\x00b"}}, "the text at metadata.note holds a NUL"),
+    ({"metadata": {**EXPERIMENT, "sample": "He\x00La"}}, "the text at metadata.sample holds"),
+    ({"form": None, "metadata": {"note": "n" * 10_001}}, "Metadata 'note' is longer than 10,000"),
+    ({"form": None, "metadata": {"n": list(range(201))}}, "Metadata 'n' lists more than 200"),
+    (
+        {"form": None, "metadata": {f"k{n}": n for n in range(201)}},
+        "An experiment has 201 metadata keys; at most 200.",
+    ),
+    ({"form": None, "metadata": {"": 1}}, "A metadata key is empty."),
+    ({"tags": ["t"] * 51}, "tags: Ensure this field has no more than 50 elements."),
+]
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    UNSTORED,
+    ids=[
+        "long-key",
+        "nul-key",
+        "bidi-key",
+        "nul-value",
+        "nul-form-value",
+        "long",
+        "list",
+        "keys",
+        "empty",
+        "tags",
+    ],
+)
+def test_metadata_no_store_can_keep_is_refused_at_once(
+    register, body, queued, change: dict[str, Any], message: str
+) -> None:
+    body.update(change)
+    if body["form"] is None:
+        del body["form"]
+
+    response = register(body)
+
+    assert response.status_code == 400
+    assert message in response.json()["detail"]
+    assert_nothing_stored(queued)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('"sample": "He\\ud800La"', "the text at metadata.sample holds a NUL (\\u0000) or a"),
+        ('"sample": 1e999', "JSON parse error - 1e999 is too large a number"),
+        ('"sample": ' + "[" * 5000 + "]" * 5000, "The JSON body nests deeper than 20 levels."),
+    ],
+    ids=["surrogate", "infinite", "nested"],
+)
+def test_a_body_json_cannot_carry_is_refused_at_once(
+    api_for, queued, body, text: str, message: str
+) -> None:
+    raw = json.dumps({**body, "metadata": {}})[:-1] + ', "metadata": {' + text + "}}"
+
+    response = api_for("member").post(URL, raw, content_type="application/json")
+
+    assert response.status_code == 400
+    assert message in response.json()["detail"]
+    assert_nothing_stored(queued)
+
+
+def test_the_service_refuses_unstorable_metadata_from_any_caller(member, settings) -> None:
+    settings.REGISTER_BUCKETS = ["lab-data"]
+    draft = DatasetDraft(
+        owner=member,
+        name="From the command line",
+        source=Source.objects.get(slug="instrument"),
+        experiments=[{"sample": "He\ud800La", "note\x00": 1.0, "x": float("inf")}],
+    )
+
+    with pytest.raises(ValidationError) as refused:
+        register_service.dataset_register_start(draft=draft, prefix="s3://lab-data/runs/")
+
+    assert refused.value.messages == [
+        "Metadata 'sample' holds a NUL or a lone surrogate, which cannot be stored.",
+        "Metadata key 'note\\x00' contains control characters.",
+        "Metadata 'x' is not a finite number.",
+    ]
+    assert not Dataset.objects.exists() and not Job.objects.exists()
