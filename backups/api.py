@@ -12,6 +12,7 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from lakeweb.api_docs import errors
 from lakeweb.jobs.models import JobStatus
 from lakeweb.jobs.selectors import job_message
 
@@ -46,8 +47,10 @@ class BackupJobSerializer(serializers.ModelSerializer):
     )
     error = serializers.CharField(source="job.error", read_only=True)
     created_at = serializers.DateTimeField(source="job.created_at", read_only=True)
-    started_at = serializers.DateTimeField(source="job.started_at", read_only=True)
-    finished_at = serializers.DateTimeField(source="job.finished_at", read_only=True)
+    started_at = serializers.DateTimeField(source="job.started_at", read_only=True, allow_null=True)
+    finished_at = serializers.DateTimeField(
+        source="job.finished_at", read_only=True, allow_null=True
+    )
     message = serializers.SerializerMethodField()
 
     class Meta:
@@ -81,7 +84,10 @@ class BackupList(generics.ListAPIView):
     permission_classes = [BackupPermission]
     serializer_class = BackupJobSerializer
 
-    @extend_schema(summary="Backup jobs, newest first, with status, counts, bytes and errors")
+    @extend_schema(
+        summary="Backup jobs, newest first, with status, counts, bytes and errors",
+        responses={200: BackupJobSerializer(many=True), **errors(400, 401, 403, 404)},
+    )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
@@ -91,7 +97,7 @@ class BackupList(generics.ListAPIView):
     @extend_schema(
         summary="Trigger an on-demand backup of the whole lake (curators and admins)",
         request=None,
-        responses={202: BackupJobSerializer},
+        responses={202: BackupJobSerializer, **errors(401, 403)},
     )
     def post(self, request: Request) -> Response:
         job = backup_request(kind=BackupKind.MANUAL, user=request.user)
@@ -102,7 +108,9 @@ class BackupDetail(generics.GenericAPIView):
     permission_classes = [BackupPermission]
     serializer_class = BackupJobSerializer
 
-    @extend_schema(summary="One backup job")
+    @extend_schema(
+        summary="One backup job", responses={200: BackupJobSerializer, **errors(401, 403, 404)}
+    )
     def get(self, request: Request, pk: Any) -> Response:
         job = backup_job_get(pk=pk)
         if job is None:

@@ -19,12 +19,14 @@ from rest_framework.response import Response
 
 from lakeweb import errors
 from lakeweb.api import CanBrowse
+from lakeweb.api_docs import errors as error_responses
 from lakeweb.api_parsers import JSONBodyParser
 
 from . import selectors, services
 from .forms import DatasetSearchForm
 from .models import DataFile, Dataset, DatasetStatus
 from .serializers import (
+    REPEATED_QUERY_PARAMETERS,
     DataFileSerializer,
     DatasetDetailSerializer,
     DatasetPageSerializer,
@@ -63,8 +65,8 @@ class DatasetList(generics.GenericAPIView):
     @extend_schema(
         operation_id="datasets_list",
         summary="List and search ready datasets (the catalog page's filters and sorts)",
-        parameters=[DatasetQuerySerializer],
-        responses=DatasetPageSerializer,
+        parameters=[DatasetQuerySerializer, *REPEATED_QUERY_PARAMETERS],
+        responses={200: DatasetPageSerializer, **error_responses(400, 401, 403)},
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         form = DatasetSearchForm(request.query_params)
@@ -122,13 +124,16 @@ class DatasetDetail(generics.GenericAPIView):
     permission_classes = [CanBrowse]
     serializer_class = DatasetDetailSerializer
 
-    @extend_schema(summary="One dataset: metadata, tags, counts, manifest digest, form version")
+    @extend_schema(
+        summary="One dataset: metadata, tags, counts, manifest digest, form version",
+        responses={200: DatasetDetailSerializer, **error_responses(401, 403, 404)},
+    )
     def get(self, request: Request, pk: Any) -> Response:
         return Response(self.get_serializer(ready_dataset(pk)).data)
 
     @extend_schema(
         summary="Delete a dataset outside raw (curators); raw is refused with 409",
-        responses={204: None},
+        responses={204: None, **error_responses(401, 403, 404, 409)},
     )
     def delete(self, request: Request, pk: Any) -> Response:
         services.dataset_delete(dataset=ready_dataset(pk), user=request.user)
@@ -139,7 +144,10 @@ class DatasetFiles(generics.ListAPIView):
     permission_classes = [CanBrowse]
     serializer_class = DataFileSerializer
 
-    @extend_schema(summary="The files of a dataset: path, size, SHA-256, content type")
+    @extend_schema(
+        summary="The files of a dataset: path, size, SHA-256, content type",
+        responses={200: DataFileSerializer(many=True), **error_responses(400, 401, 403, 404)},
+    )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
@@ -151,7 +159,10 @@ class DatafileDownload(generics.GenericAPIView):
     permission_classes = [CanBrowse]
     serializer_class = DownloadSerializer
 
-    @extend_schema(summary="Where to download one file (a presigned URL on S3)")
+    @extend_schema(
+        summary="Where to download one file (a presigned URL on S3)",
+        responses={200: DownloadSerializer, **error_responses(401, 403, 404)},
+    )
     def get(self, request: Request, pk: Any, file_id: int) -> Response:
         dataset = ready_dataset(pk)
         datafile = dataset.files.filter(pk=file_id).first()
@@ -176,7 +187,7 @@ class DatasetPromote(generics.GenericAPIView):
 
     @extend_schema(
         summary="Queue a promotion to the adjacent next layer",
-        responses={202: PromotionSerializer},
+        responses={202: PromotionSerializer, **error_responses(400, 401, 403, 404, 409, 413, 415)},
     )
     def post(self, request: Request, pk: Any) -> Response:
         body = self.get_serializer(data=request.data)
@@ -194,13 +205,16 @@ class Stats(generics.GenericAPIView):
 
     @extend_schema(
         summary="Ready datasets per layer and bytes per source",
-        responses=inline_serializer(
-            "Stats",
-            {
-                "datasets_per_layer": serializers.DictField(child=serializers.IntegerField()),
-                "bytes_per_source": serializers.ListField(child=serializers.DictField()),
-            },
-        ),
+        responses={
+            200: inline_serializer(
+                "Stats",
+                {
+                    "datasets_per_layer": serializers.DictField(child=serializers.IntegerField()),
+                    "bytes_per_source": serializers.ListField(child=serializers.DictField()),
+                },
+            ),
+            **error_responses(401, 403),
+        },
     )
     def get(self, request: Request) -> Response:
         return Response(catalog_stats())
@@ -225,8 +239,9 @@ class DatasetRegister(generics.GenericAPIView):
         summary="Register the objects under an S3 prefix as a new raw dataset",
         description="Every check runs before the reply (400 lists the problems, nothing is "
         "stored); a worker then copies the files. Poll the status URL until the dataset is "
-        "ready or failed.",
-        responses={202: DatasetStatusSerializer},
+        "ready or failed. Only buckets listed in REGISTER_BUCKETS are read (403 when it is "
+        "empty); the body is at most API_MAX_BODY_BYTES of JSON, nested at most 20 levels.",
+        responses={202: DatasetStatusSerializer, **error_responses(400, 401, 403, 413, 415)},
     )
     def post(self, request: Request) -> Response:
         body = self.get_serializer(data=request.data)
@@ -247,6 +262,7 @@ class DatasetStatusView(generics.GenericAPIView):
     @extend_schema(
         summary="A dataset's status as its files are copied: files so far, why it failed",
         description="For the dataset's owner, curators and admins, whatever its status.",
+        responses={200: DatasetStatusSerializer, **error_responses(401, 403, 404)},
     )
     def get(self, request: Request, pk: Any) -> Response:
         dataset = Dataset.objects.filter(pk=pk).first()

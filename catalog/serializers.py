@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Count, Sum
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
@@ -15,6 +16,26 @@ from .forms import MAX_EXPERIMENTS
 from .models import DataFile, Dataset, Layer, MetadataFormVersion, Promotion, Source
 from .selectors.forms import metadata_form_find
 from .services import DatasetDraft, form_version_current
+
+# The repeatable parameters: arrays, sent as ?tags=a&tags=b (style form, explode).
+REPEATED_QUERY_PARAMETERS = [
+    OpenApiParameter(
+        "tags",
+        str,
+        many=True,
+        style="form",
+        explode=True,
+        description="Tag names, repeated (or comma-separated); all must match.",
+    ),
+    OpenApiParameter(
+        "field",
+        str,
+        many=True,
+        style="form",
+        explode=True,
+        description="Metadata field=value (e.g. operator=alice), repeated for several; all match.",
+    ),
+]
 
 
 class DatasetQuerySerializer(serializers.Serializer):
@@ -30,16 +51,13 @@ class DatasetQuerySerializer(serializers.Serializer):
     )
     layer = serializers.ChoiceField(choices=Layer.choices, required=False)
     source = serializers.CharField(required=False, help_text="A source's slug.")
-    tags = serializers.CharField(
-        required=False, help_text="Tag names, comma-separated or repeated; all must match."
-    )
     form = serializers.CharField(required=False, help_text="A metadata form's name or id.")
     owner = serializers.CharField(required=False, help_text="The owner's email or username.")
-    created_from = serializers.DateField(required=False)
-    created_to = serializers.DateField(required=False)
-    field = serializers.CharField(
-        required=False,
-        help_text="Metadata field=value (e.g. operator=alice); repeat for several.",
+    created_from = serializers.DateField(
+        required=False, help_text="YYYY-MM-DD; an empty value is refused, not ignored."
+    )
+    created_to = serializers.DateField(
+        required=False, help_text="YYYY-MM-DD; an empty value is refused, not ignored."
     )
     sort = serializers.ChoiceField(
         choices=["relevance", "newest", "oldest", "name", "-name", "largest", "smallest"],
@@ -50,7 +68,9 @@ class DatasetQuerySerializer(serializers.Serializer):
     after = serializers.CharField(required=False, help_text="Cursor from a `next` link.")
     before = serializers.CharField(required=False, help_text="Cursor from a `previous` link.")
     page_size = serializers.IntegerField(
-        required=False, min_value=1, help_text="Default 50; at most 200."
+        required=False,
+        min_value=1,
+        help_text="Default 50; at most 200. An empty or non-numeric value (null) is refused.",
     )
 
 
@@ -153,7 +173,9 @@ class PromotionSerializer(serializers.ModelSerializer):
     files_done = serializers.IntegerField(source="job.progress_done", read_only=True)
     error = serializers.CharField(source="job.error", read_only=True)
     created_at = serializers.DateTimeField(source="job.created_at", read_only=True)
-    finished_at = serializers.DateTimeField(source="job.finished_at", read_only=True)
+    finished_at = serializers.DateTimeField(
+        source="job.finished_at", read_only=True, allow_null=True
+    )
     message = serializers.SerializerMethodField(
         help_text="What happens next, in words: queued, or waiting for the task queue."
     )

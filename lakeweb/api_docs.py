@@ -11,10 +11,45 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from drf_spectacular.generators import SchemaGenerator
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import serializers
 
 from .access import browse_required
 
 HTTP_METHODS = ("get", "post", "put", "patch", "delete")
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The body of every error the API gives (``lakeweb.api``, ``lakeweb.http_errors``)."""
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        # Declared here: as a class attribute "errors" would hide Serializer.errors.
+        return {
+            "detail": serializers.CharField(help_text="What went wrong, in words."),
+            "errors": serializers.JSONField(
+                required=False,
+                help_text="400 on a body or query: the problems per field, each a list.",
+            ),
+        }
+
+
+ERRORS = {
+    400: "Bad input: `detail` says what is wrong (`errors` per field). Nothing was stored.",
+    401: "No token, or a wrong one: send `Authorization: Token <key>`.",
+    403: "Your role does not allow this, or the request was refused (the reason is given).",
+    404: "Nothing you may see at this address: an unknown or malformed id.",
+    409: "The state of the lake does not allow it (the reason is given). Nothing was stored.",
+    413: "The body is larger than the API reads (API_MAX_BODY_BYTES).",
+    415: "The body is not JSON (Content-Type: application/json).",
+}
+
+
+def errors(*statuses: int) -> dict[int, OpenApiResponse]:
+    """The error responses an operation can give, for ``@extend_schema(responses=...)``."""
+    return {
+        status: OpenApiResponse(response=ErrorSerializer, description=ERRORS[status])
+        for status in statuses
+    }
 
 
 def _operations(schema: dict[str, Any]) -> list[dict[str, str]]:

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from catalog.api import ready_dataset
 from catalog.models import Dataset
 from lakeweb.api import CanBrowse
+from lakeweb.api_docs import errors
 
 from .selectors import lineage, lineage_graph
 
@@ -41,7 +42,7 @@ class DatasetLineage(generics.GenericAPIView):
 
     @extend_schema(
         summary="The chain of datasets back to the first ancestor, oldest first",
-        responses=NodeSerializer(many=True),
+        responses={200: NodeSerializer(many=True), **errors(401, 403, 404)},
     )
     def get(self, request: Request, pk: Any) -> Response:
         chain = lineage(dataset=ready_dataset(pk))
@@ -54,10 +55,13 @@ class DatasetGraph(generics.GenericAPIView):
 
     @extend_schema(
         summary="Ancestors and descendants as nodes and parent -> child edges",
-        responses=inline_serializer(
-            "LineageGraph",
-            {"nodes": GraphNodeSerializer(many=True), "edges": EdgeSerializer(many=True)},
-        ),
+        responses={
+            200: inline_serializer(
+                "LineageGraph",
+                {"nodes": GraphNodeSerializer(many=True), "edges": EdgeSerializer(many=True)},
+            ),
+            **errors(401, 403, 404),
+        },
     )
     def get(self, request: Request, pk: Any) -> Response:
         graph = lineage_graph(dataset=ready_dataset(pk))

@@ -1,0 +1,81 @@
+"""Schemathesis over every operation of ``/api/schema/``, as a viewer and as a curator.
+
+The app is served in-process through WSGI, on the test's database. Every
+answer must be documented for its operation (status, content type, body), none
+may be a 5xx, and none may take two seconds or more (SPEC §5). Writes run too:
+whatever a curator's fuzzed POST or DELETE is allowed to do (queue a backup,
+say) stays in the test's transaction, and nothing reaches a worker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import schemathesis
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
+from hypothesis import HealthCheck, settings
+from rest_framework.authtoken.models import Token
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from catalog.models import Dataset
+from lakeweb.wsgi import application
+
+# Bounded by the examples drawn (max_examples), and at worst by this clock.
+pytestmark = [pytest.mark.django_db, pytest.mark.timeout(90, func_only=True)]
+
+ROLES = ("viewer", "curator")
+SLOWEST_SECONDS = 2.0
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
+
+
+@pytest.fixture
+def api_schema(users, filesystem_lake: Path) -> Iterator[Any]:
+    """The schema as /api/schema/ serves it, read through the WSGI app.
+
+    Afterwards the lake holds no object and no half-made dataset, whatever was sent.
+    """
+    # As Django's test client does: a request must not close the test's transaction.
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    token = Token.objects.create(user=users["viewer"])
+    yield schemathesis.openapi.from_wsgi(
+        "/api/schema/", application, headers={"Authorization": f"Token {token.key}"}
+    )
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+    stored = [path for path in filesystem_lake.rglob("*") if path.is_file()]
+    assert stored == [], f"the fuzzed requests stored {stored[:5]}"
+    assert not Dataset.objects.exists()
+
+
+@pytest.fixture
+def tokens(users) -> dict[str, str]:
+    return {role: Token.objects.get_or_create(user=users[role])[0].key for role in ROLES}
+
+
+schema = schemathesis.pytest.from_fixture("api_schema")
+
+
+@schema.parametrize()
+@settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
+def test_no_server_error_no_undocumented_answer_no_slow_answer(
+    case, tokens: dict[str, str]
+) -> None:
+    for role, token in tokens.items():  # each example as a viewer, then as a curator
+        response = case.call(headers={"Authorization": f"Token {token}"})
+        case.validate_response(response, checks=CHECKS)
+        assert response.elapsed < SLOWEST_SECONDS, f"{role}: {response.elapsed:.2f} s"
