@@ -96,19 +96,19 @@ def refusal_of(exc: Exception) -> Refusal | None:
     """The HTTP status and messages a refused request gets; None if ``exc`` is no refusal.
 
     Form and service validation (Django's ValidationError) is bad input: 400.
-    So is a request Django itself finds suspicious (its body too large: 413).
+    So is a request over Django's limits (its body too large: 413; too many fields or files).
     Anything else is a bug or an outage and stays an error (500).
     """
     if isinstance(exc, ActionRefused):
         return Refusal(exc.status, [str(exc)])
     if isinstance(exc, ValidationError):
         return Refusal(400, exc.messages)
-    if isinstance(exc, SuspiciousOperation):
-        return _suspicious(exc)
+    if isinstance(exc, RequestDataTooBig | TooManyFieldsSent | TooManyFilesSent):
+        return _over_limit(exc)
     return None
 
 
-def _suspicious(exc: SuspiciousOperation) -> Refusal:
+def _over_limit(exc: SuspiciousOperation) -> Refusal:
     # Django's own messages name its settings; these say what to change.
     if isinstance(exc, RequestDataTooBig):
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
@@ -116,7 +116,5 @@ def _suspicious(exc: SuspiciousOperation) -> Refusal:
     if isinstance(exc, TooManyFieldsSent):
         limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
         return Refusal(400, [f"The request has more than the {limit:,} fields allowed."])
-    if isinstance(exc, TooManyFilesSent):
-        limit = settings.DATA_UPLOAD_MAX_NUMBER_FILES
-        return Refusal(400, [f"The request has more than the {limit:,} files allowed."])
-    return Refusal(400, [f"Bad request: {exc}"])
+    limit = settings.DATA_UPLOAD_MAX_NUMBER_FILES
+    return Refusal(400, [f"The request has more than the {limit:,} files allowed."])

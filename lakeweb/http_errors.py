@@ -19,7 +19,7 @@ from .errors import refusal_of
 API_PREFIX = "/api/"
 
 SERVER_ERROR = "Server error: the request was not carried out. It has been logged; try again later."
-BAD_REQUEST = "Bad request: Django refused it before it reached the API."
+BAD_REQUEST = "Bad request: the server refused it as malformed (its Host header, say)."
 FORBIDDEN = "Forbidden: you may not do this."
 NOT_FOUND = "Not found: no API endpoint or object at this address (ids are UUIDs)."
 CSRF_REFUSED = (

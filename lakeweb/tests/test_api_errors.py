@@ -115,9 +115,7 @@ def test_a_bad_host_header_under_api_is_a_json_400(token) -> None:
 
     response = client.get("/api/stats/", HTTP_HOST="evil.example")
 
-    assert response.status_code == 400
-    assert response["Content-Type"] == "application/json"
-    assert response.json()["detail"].startswith("Bad request: Invalid HTTP_HOST header")
+    assert_json(response, 400, http_errors.BAD_REQUEST)
 
 
 def test_a_bad_host_header_on_a_page_stays_html() -> None:

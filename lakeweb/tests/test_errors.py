@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import (
+    DisallowedHost,
+    PermissionDenied,
+    RequestDataTooBig,
+    SuspiciousFileOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+    ValidationError,
+)
 from django.http import Http404
 
 from catalog.selectors.paging import BadCursor
@@ -15,6 +23,7 @@ from lakeweb.errors import (
     ChunkConflict,
     NotFound,
     PermissionRefused,
+    TooLarge,
     UploadClosed,
     refusal_of,
 )
@@ -24,6 +33,7 @@ REFUSALS = [
     (ChunkConflict("'a.txt' already has byte 0.", received=5), 409),
     (UploadClosed("This upload is no longer open."), 409),
     (BadInput("The chunk must be 4 bytes, not 2."), 400),
+    (TooLarge("The JSON body is larger than the 1,048,576 bytes allowed."), 413),
     (BadCursor("This page link is damaged."), 400),
     (PermissionRefused("Only curators can delete datasets."), 403),
     (NotFound("No such dataset."), 404),
@@ -56,3 +66,26 @@ def test_what_is_no_refusal_is_not_mapped(exc: Exception) -> None:
 def test_a_page_that_lets_a_refusal_through_gets_djangos_404_or_403() -> None:
     assert isinstance(NotFound("x"), Http404)
     assert isinstance(PermissionRefused("x"), PermissionDenied)
+
+
+@pytest.mark.parametrize(
+    ("exc", "status", "message"),
+    [
+        (RequestDataTooBig("x"), 413, "The request body is larger than the 1,000 bytes allowed."),
+        (TooManyFieldsSent("x"), 400, "The request has more than the 10 fields allowed."),
+        (TooManyFilesSent("x"), 400, "The request has more than the 5 files allowed."),
+    ],
+)
+def test_a_request_over_djangos_limits_is_refused_with_the_limit(
+    settings, exc: Exception, status: int, message: str
+) -> None:
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 10
+    settings.DATA_UPLOAD_MAX_NUMBER_FILES = 5
+
+    assert refusal_of(exc) == (status, [message])
+
+
+@pytest.mark.parametrize("exc", [DisallowedHost("evil"), SuspiciousFileOperation("../x")])
+def test_other_suspicious_operations_are_no_refusal(exc: Exception) -> None:
+    assert refusal_of(exc) is None  # a request gets Django's 400 (JSON under /api/); a job fails
