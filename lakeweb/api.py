@@ -26,7 +26,7 @@ WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")
 
 
 class Pagination(PageNumberPagination):
-    """Numbered pages; ``page_size`` is refused when it is no whole number, not ignored."""
+    """Numbered pages; ``page`` and ``page_size`` are refused when no whole number, not ignored."""
 
     page_size = 50
     page_size_query_param = "page_size"
@@ -43,6 +43,14 @@ class Pagination(PageNumberPagination):
         if size < 1:
             raise exceptions.ValidationError({"page_size": ["Ask for at least 1 item a page."]})
         return min(size, self.max_page_size)
+
+    def get_page_number(self, request: Any, paginator: Any) -> int:
+        raw = request.query_params.get(self.page_query_param)
+        if raw is None:
+            return 1
+        if not WHOLE_NUMBER.fullmatch(raw) or raw.strip("0") == "":
+            raise exceptions.ValidationError({"page": ["Enter a whole number from 1."]})
+        return int(raw)  # past the last page: DRF's 404
 
 
 class CanBrowse(BasePermission):

@@ -269,3 +269,15 @@ def test_a_page_size_that_is_no_whole_number_is_refused(api, size: str, message:
 
 def test_a_large_page_size_is_served_as_the_largest(api) -> None:
     assert api.get("/api/backups/", {"page_size": "999999999"}).status_code == 200
+
+
+@pytest.mark.parametrize("page", ["", "0", "null", "last", "\u00b2", "9" * 5000])
+def test_a_page_that_is_no_whole_number_from_1_is_refused(api, page: str) -> None:
+    response = api.get("/api/backups/", {"page": page})
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"page": ["Enter a whole number from 1."]}
+
+
+def test_a_page_past_the_last_is_a_json_404(api) -> None:
+    assert_json(api.get("/api/backups/", {"page": "2"}), 404, "Invalid page.")
