@@ -189,9 +189,10 @@ def s3_client() -> Any:
 
 
 @pytest.fixture
-def registration(s3_lake, member) -> tuple[Dataset, Job]:
+def registration(s3_lake, member, settings) -> tuple[Dataset, Job]:
     """A registration of ``s3://<bucket>/runs/`` as a request leaves it: checked, queued."""
     bucket = f"src-{uuid.uuid4().hex[:12]}"
+    settings.REGISTER_BUCKETS = [bucket]
     client = s3_client()
     client.create_bucket(Bucket=bucket)
     for key, data in OBJECTS.items():
