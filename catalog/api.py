@@ -6,6 +6,8 @@ Each view validates its input and calls one selector or service; refusals
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from typing import Any
 
 from django.db.models import QuerySet
@@ -69,6 +71,7 @@ class DatasetList(generics.GenericAPIView):
         responses={200: DatasetPageSerializer, **error_responses(400, 401, 403)},
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        _refuse_empty(request.query_params)
         form = DatasetSearchForm(request.query_params)
         size = _page_size(request.query_params.get("page_size"))
         if not form.is_valid():
@@ -109,15 +112,36 @@ class DatasetList(generics.GenericAPIView):
         return self.request.build_absolute_uri(f"{self.request.path}?{params.urlencode()}")
 
 
+# Parameters whose schema type is a number, a date or a choice: an empty value
+# is none of them. (The page's own form sends empty fields, and ignores them.)
+TYPED_PARAMETERS = ("page", "page_size", "created_from", "created_to", "layer", "sort")
+WHOLE_NUMBER = re.compile(r"(-?)0*([0-9]+)")
+
+
+def _refuse_empty(params: Mapping[str, Any]) -> None:
+    empty = [name for name in TYPED_PARAMETERS if name in params and not params[name].strip()]
+    if empty:
+        raise serializers.ValidationError(
+            {name: ["Give a value, or leave the parameter out."] for name in empty}
+        )
+
+
 def _page_size(raw: str | None) -> int:
-    """``page_size``: 50 by default, at most 200 (larger asks are capped, not refused)."""
-    try:
-        size = int(raw) if raw else PAGE_SIZE_DEFAULT
-    except ValueError:
-        raise serializers.ValidationError({"page_size": ["Enter a whole number."]}) from None
-    if size < 1:
+    """``page_size``: 50 by default, at most 200 (larger asks are capped, not refused).
+
+    The digits are bounded before they make a number.
+    """
+    if raw is None:
+        return PAGE_SIZE_DEFAULT
+    match = WHOLE_NUMBER.fullmatch(raw.strip())
+    if match is None:
+        raise serializers.ValidationError(
+            {"page_size": [f"Enter a whole number from 1 to {PAGE_SIZE_MAX}."]}
+        )
+    sign, digits = match.groups()
+    if sign or digits == "0":
         raise serializers.ValidationError({"page_size": ["Ask for at least 1 dataset a page."]})
-    return min(size, PAGE_SIZE_MAX)
+    return min(int(digits), PAGE_SIZE_MAX) if len(digits) <= 3 else PAGE_SIZE_MAX
 
 
 class DatasetDetail(generics.GenericAPIView):

@@ -8,14 +8,19 @@ from typing import Any
 
 from crispy_forms.helper import FormHelper
 from django import forms
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db.models import Q
 
 from .metadata import metadata_form_class
 from .models import FieldType, Layer, MetadataFormVersion, Source, Tag
 from .selectors.forms import metadata_form_find
-from .selectors.search import RELEVANCE, SORTS, DatasetQuery
+from .selectors.search import (
+    RELEVANCE,
+    SORTS,
+    DatasetQuery,
+    NumberOutOfRange,
+    storable,
+    value_number,
+)
 from .services.metadata_forms import MANDATORY_KEYS
 
 
@@ -168,6 +173,10 @@ class ListField(forms.Field):
         too_long = [item for item in values if len(item) > self.max_length]
         if too_long:
             raise ValidationError(f"'{too_long[0][:40]}…' is longer than {self.max_length}.")
+        if any(not storable(item) for item in values):
+            raise ValidationError(
+                "A value holds a NUL character or a lone surrogate, which no stored value has."
+            )
         return values
 
 
@@ -186,10 +195,12 @@ class DatasetSearchForm(forms.Form):
     list_fields: frozenset[str] = frozenset()
 
     q = forms.CharField(required=False, max_length=200, strip=True)
-    layer = forms.CharField(required=False)
+    layer = forms.CharField(required=False, max_length=50)
     source = forms.CharField(required=False, max_length=50)
     tags = ListField(max_items=10, max_length=100, split=True)
     form = forms.CharField(required=False, max_length=200)
+    # Looked up by the search itself: an unknown name matches nothing, as for an
+    # account without datasets (``selectors.search._owner_ids``).
     owner = forms.CharField(required=False, max_length=254)
     created_from = forms.DateField(required=False)
     created_to = forms.DateField(required=False)
@@ -230,17 +241,6 @@ class DatasetSearchForm(forms.Form):
             raise ValidationError(f"There is no metadata form '{text}'.")
         return match.pk
 
-    def clean_owner(self) -> int | None:
-        text = self.cleaned_data["owner"]
-        if not text:
-            return None
-        user_model = get_user_model()
-        lookup = Q(email__iexact=text) | Q(**{user_model.USERNAME_FIELD: text})
-        user = user_model.objects.filter(lookup).order_by("pk").first()
-        if user is None:
-            raise ValidationError(f"There is no user '{text}'.")
-        return user.pk
-
     def clean_field(self) -> list[tuple[str, str]]:
         pairs = []
         for item in self.cleaned_data["field"]:
@@ -251,6 +251,10 @@ class DatasetSearchForm(forms.Form):
                     f"'{item[:60]}' is not of the form field=value (a field name of "
                     "letters, digits, '-' or '_', then '=', then a value)."
                 )
+            try:
+                value_number(value)
+            except NumberOutOfRange as exc:
+                raise ValidationError(str(exc)) from None
             pairs.append((name, value))
         kinds = metadata_field_kinds() if pairs else {}
         unknown = [name for name, _value in pairs if name not in kinds]

@@ -32,7 +32,7 @@ from lakeweb.errors import BadInput
 
 from ..models import Dataset
 from .counts import MatchCounts, dataset_counts, dataset_months
-from .search import RELEVANCE, SORTS, DatasetQuery, dataset_filter, dataset_ordered
+from .search import RELEVANCE, SORTS, DatasetQuery, dataset_filter, dataset_ordered, storable
 
 PAGE_SIZE = 25
 # Offsets smaller than this are cheap enough to skip in the index directly.
@@ -89,17 +89,31 @@ def cursor_decode(text: str, order: str) -> tuple[Any, uuid.UUID]:
         raise BadCursor("This page link is damaged; go back to the first page.") from exc
     if made_for != order:
         raise BadCursor("This page link was made for another sort order.")
-    key_field = SORTS[order][0].lstrip("-")
     try:
-        if key_field == "created_at":
-            value = datetime.datetime.fromisoformat(value)
-        elif key_field == "total_size":
-            value = int(value)
-        elif not isinstance(value, str):
-            raise TypeError
+        return _sort_key(SORTS[order][0].lstrip("-"), value), pk
     except (TypeError, ValueError) as exc:
         raise BadCursor("This page link is damaged; go back to the first page.") from exc
-    return value, pk
+
+
+# The largest value a sort key's column holds (a bigint; a name's max_length).
+MAX_SIZE = 2**63 - 1
+MAX_NAME = Dataset._meta.get_field("name").max_length or 255
+
+
+def _sort_key(field: str, value: Any) -> Any:
+    """A cursor's sort value as its column holds it; TypeError or ValueError when it cannot be."""
+    if field == "created_at":
+        moment = datetime.datetime.fromisoformat(value)
+        if moment.tzinfo is None:
+            raise ValueError("a cursor's time has its offset")
+        return moment
+    if field == "total_size":
+        if type(value) is not int or not 0 <= value <= MAX_SIZE:
+            raise ValueError("a size is a whole number of bytes")
+        return value
+    if not isinstance(value, str) or len(value) > MAX_NAME or not storable(value):
+        raise ValueError("a name the catalog could hold")
+    return value
 
 
 def _beyond(order: str, value: Any, pk: uuid.UUID, *, forward: bool) -> Q:

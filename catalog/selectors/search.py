@@ -22,10 +22,13 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connection
 from django.db.models import BooleanField, Exists, F, Func, OuterRef, Q, QuerySet
 from django.utils import timezone
+
+from lakeweb.errors import BadInput
 
 from ..metadata import yes_no
 from ..models import Dataset, DatasetStatus
@@ -42,6 +45,10 @@ SORTS = {
 RELEVANCE = "relevance"
 # Only this many words of a query are searched: a pasted paragraph is not a query.
 MAX_TERMS = 16
+# Numbers a field = value search looks for: |n| < 10**18 (within a signed 64-bit
+# integer), and no fraction finer than 1e-300 (a float would make it 0).
+NUMBER_DIGITS = 18
+NUMBER_DECIMALS = 300
 
 
 @dataclass(frozen=True)
@@ -57,7 +64,8 @@ class DatasetQuery:
     source: str = ""
     tags: tuple[str, ...] = ()
     form: int | None = None
-    owner: int | None = None
+    # The owner's email or username, as typed.
+    owner: str = ""
     created_from: datetime.date | None = None
     created_to: datetime.date | None = None
     fields: tuple[tuple[str, str], ...] = ()
@@ -136,15 +144,57 @@ def _text_filter(datasets: QuerySet[Dataset], q: str) -> QuerySet[Dataset]:
     return datasets
 
 
-def value_candidates(value: str) -> list[Any]:
-    """The JSON values a typed ``field = value`` can mean: text, a number, yes/no."""
-    candidates: list[Any] = [value]
+def storable(text: str) -> bool:
+    """Whether the database can hold ``text``: no NUL (PostgreSQL), no lone surrogate (UTF-8).
+
+    Text that no stored value can hold is refused before it reaches a query,
+    where it would be an error rather than no match.
+    """
+    return _UNSTORABLE.search(text) is None
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+class NumberOutOfRange(BadInput):
+    """A searched value reads as a number no stored metadata can hold."""
+
+
+def value_number(value: str) -> int | float | None:
+    """The number a typed value means, None when it is no (finite) number.
+
+    Bounded before it is built: "1e999999" is a short text but a million-digit
+    integer, which held a core for 40 s. Integers fit SQLite's 64 bits and
+    PostgreSQL's bigint; a fraction smaller than 1e-300 would round to 0.
+    """
     try:
         number = Decimal(value)
     except InvalidOperation:
-        number = None
-    if number is not None and number.is_finite():
-        candidates.append(int(number) if number == number.to_integral_value() else float(number))
+        return None
+    if not number.is_finite():
+        return None
+    if number and number.adjusted() >= NUMBER_DIGITS:
+        raise NumberOutOfRange(
+            f"'{value[:40]}' is too large a number to search for: "
+            f"at most {NUMBER_DIGITS} digits before the point."
+        )
+    if number and number.adjusted() < -NUMBER_DECIMALS:
+        raise NumberOutOfRange(
+            f"'{value[:40]}' is too small a number to search for: "
+            f"0, or at least 1e-{NUMBER_DECIMALS}."
+        )
+    return int(number) if number == number.to_integral_value() else float(number)
+
+
+def value_candidates(value: str) -> list[Any]:
+    """The JSON values a typed ``field = value`` can mean: text, a number, yes/no.
+
+    Raises NumberOutOfRange for a number beyond what the search can look for.
+    """
+    candidates: list[Any] = [value]
+    number = value_number(value)
+    if number is not None:
+        candidates.append(number)
     answer = yes_no(value)
     if answer is not None:
         candidates.append(answer)
@@ -198,15 +248,28 @@ def _field_filter_sqlite(name: str, value: str) -> Q:
 
 
 def _date_bounds(query: DatasetQuery) -> Q:
+    # The first and last days a date can name bound nothing, and the bounds of
+    # those days cannot be written as datetimes in every time zone.
     condition = Q()
     zone = timezone.get_current_timezone()
-    if query.created_from:
+    if query.created_from and query.created_from > datetime.date.min:
         start = datetime.datetime.combine(query.created_from, datetime.time.min, zone)
         condition &= Q(created_at__gte=start)
-    if query.created_to:
+    if query.created_to and query.created_to < datetime.date.max:
         day_after = query.created_to + datetime.timedelta(days=1)
         condition &= Q(created_at__lt=datetime.datetime.combine(day_after, datetime.time.min, zone))
     return condition
+
+
+def _owner_ids(text: str) -> QuerySet[Any, Any]:
+    """The account ``text`` names (email, any case, or username) as a subquery.
+
+    A name no account has matches no dataset, as an account without datasets
+    does: whether an account exists is not for every browsing user to learn.
+    """
+    user_model = get_user_model()
+    lookup = Q(email__iexact=text) | Q(**{user_model.USERNAME_FIELD: text})
+    return user_model.objects.filter(lookup).order_by("pk").values("pk")[:1]
 
 
 def _tag_filter(datasets: QuerySet[Dataset], names: tuple[str, ...]) -> QuerySet[Dataset]:
@@ -229,7 +292,7 @@ def dataset_filter(*, query: DatasetQuery) -> QuerySet[Dataset]:
     if query.form:
         datasets = datasets.filter(form_version__form_id=query.form)
     if query.owner:
-        datasets = datasets.filter(owner_id=query.owner)
+        datasets = datasets.filter(owner_id__in=_owner_ids(query.owner))
     datasets = datasets.filter(_date_bounds(query))
     datasets = _tag_filter(datasets, query.tags)
     for name, value in query.fields:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from django.urls import reverse
 
-from catalog.models import Dataset
+from .bad_queries import BAD_QUERIES, stored
 
 pytestmark = pytest.mark.django_db
 
@@ -53,18 +55,60 @@ def test_api_next_links_walk_every_dataset_once(api_for, many) -> None:
         ({"form": "\u00b2"}, "form: There is no metadata form '\u00b2'."),
         ({"field": "nosuchfield=1"}, "field: No metadata form has a field 'nosuchfield'."),
         ({"field": "x'); DROP TABLE catalog_dataset; --"}, "is not of the form field=value"),
-        ({"owner": "ghost"}, "owner: There is no user 'ghost'."),
         ({"sort": "price"}, "sort: 'price' is not a sort"),
         ({"after": "bm90LWEtY3Vyc29y"}, "This page link is damaged"),
-        ({"page_size": "many"}, "page_size: Enter a whole number."),
+        ({"page_size": "many"}, "page_size: Enter a whole number from 1 to 200."),
+        ({"page_size": "null"}, "page_size: Enter a whole number from 1 to 200."),
+        ({"page_size": "-3"}, "page_size: Ask for at least 1 dataset a page."),
+        ({"page_size": ""}, "page_size: Give a value, or leave the parameter out."),
+        ({"created_from": ""}, "created_from: Give a value, or leave the parameter out."),
+        ({"created_to": " "}, "created_to: Give a value, or leave the parameter out."),
+        ({"page": ""}, "page: Give a value, or leave the parameter out."),
+        ({"layer": ""}, "layer: Give a value, or leave the parameter out."),
+        ({"sort": ""}, "sort: Give a value, or leave the parameter out."),
+        *BAD_QUERIES,
     ],
 )
 def test_api_bad_filters_are_400_with_a_message(api_for, lab, params, message) -> None:
-    before = Dataset.objects.count()
+    before = stored()
+    began = time.monotonic()
     response = api_for("viewer").get(URL, params)
     assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
     assert message in response.json()["detail"]
-    assert Dataset.objects.count() == before
+    assert time.monotonic() - began < 2  # refused before anything expensive
+    assert stored() == before
+
+
+@pytest.mark.parametrize(("asked", "given"), [("7", 7), ("007", 7), ("200", 200), ("9" * 40, 200)])
+def test_api_page_size_is_capped_not_refused(api_for, many, asked, given) -> None:
+    response = api_for("viewer").get(URL, {"page_size": asked})
+    assert response.status_code == 200
+    assert len(response.json()["results"]) == min(given, 60)
+
+
+@pytest.mark.parametrize("role", ["viewer", "anonymous"])
+def test_api_owner_filter_does_not_tell_whether_an_account_exists(
+    api_for, lab, django_user_model, settings, role
+) -> None:
+    settings.LAKEWEB_PUBLIC_BROWSING = True
+    django_user_model.objects.create_user(username="quiet@lab.example", email="quiet@lab.example")
+    client = api_for(role)
+    quiet = client.get(URL, {"owner": "quiet@lab.example"})
+    ghost = client.get(URL, {"owner": "ghost@lab.example"})
+    assert quiet.status_code == ghost.status_code == 200
+    assert (
+        quiet.json()
+        == ghost.json()
+        == {
+            "count": 0,
+            "count_exact": True,
+            "order": "newest",
+            "next": None,
+            "previous": None,
+            "results": [],
+        }
+    )
 
 
 def test_api_field_value_injection_is_just_a_value(api_for, lab) -> None:
