@@ -20,6 +20,7 @@ in date order (``paging.py``).
 from __future__ import annotations
 
 import datetime
+import hashlib
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -201,13 +202,38 @@ def _surely_more(query: DatasetQuery) -> bool:
     return max((row["n"] for row in per_key), default=0) > COUNT_LIMIT
 
 
+def _text_counts_key(query: DatasetQuery, version: int) -> str | None:
+    """The cache key of a text search's counts under ``version``; None for other searches.
+
+    Only filters a sealed dataset cannot change are in it: an owner is named
+    by email or username and a source by its slug, which may change without
+    a new catalog version.
+    """
+    if not query.q or query.owner or query.source:
+        return None
+    parts = replace(query, list_fields=None, sort="")
+    listed = sorted(query.list_fields) if query.list_fields is not None else None
+    digest = hashlib.sha256(repr((parts, listed)).encode()).hexdigest()
+    return f"catalog-text-counts:{TALLY_FORMAT}:{version}:{digest}"
+
+
 def dataset_counts(*, query: DatasetQuery, version: int | None = None) -> MatchCounts:
     """The number of matches (exact, or COUNT_LIMIT when more) and the facet counts.
 
     ``version`` is the catalog version when the caller has read it already.
+    A text search's counts are kept for its catalog version: two common words
+    intersect posting lists of a tenth of the catalog each in the GIN index
+    (some 10 ms at a million datasets), and every page of the search, in
+    every sort, on the page and in the API, has the same counts.
     """
     if query.tally_only:
         return _from_tallies(query, catalog_version() if version is None else version)
     if _surely_more(query):
         return MatchCounts(COUNT_LIMIT, False)
-    return _from_matches(query)
+    key = _text_counts_key(query, catalog_version() if version is None else version)
+    counts = cache.get(key) if key else None
+    if counts is None:
+        counts = _from_matches(query)
+        if key:
+            cache.set(key, counts, TALLY_CACHE_SECONDS)
+    return counts

@@ -364,6 +364,30 @@ def test_counts_read_once_per_catalog_version(lab, member, curator) -> None:
     assert selectors.dataset_counts(query=query) == before
 
 
+def test_a_text_search_is_counted_once_per_catalog_version(lab, member, curator) -> None:
+    query = DatasetQuery(q="microscopy")
+    before = selectors.dataset_counts(query=query)
+    assert before.total == 2 and before.exact
+    with CaptureQueriesContext(connection) as again:
+        # Another sort of the same search: the same counts, from the cache.
+        assert selectors.dataset_counts(query=DatasetQuery(q="microscopy", sort="name")) == before
+    assert not [q for q in again.captured_queries if "catalog_dataset" in q["sql"]]
+    added = make(member, name="More microscopy", layer="processed", tags=["microscopy"])
+    assert selectors.dataset_counts(query=query).total == 3
+    services.dataset_delete(dataset=added, user=curator)
+    assert selectors.dataset_counts(query=query) == before
+
+
+def test_text_searches_by_owner_or_source_are_counted_afresh(lab, member) -> None:
+    """An account's email or a source's slug can change under one catalog version."""
+    for query in (DatasetQuery(q="microscopy", owner="member@lab.example"),
+                  DatasetQuery(q="microscopy", source="upload")):  # fmt: skip
+        assert selectors.dataset_counts(query=query).total == 2
+        with CaptureQueriesContext(connection) as again:
+            selectors.dataset_counts(query=query)
+        assert [q for q in again.captured_queries if "catalog_dataset" in q["sql"]]
+
+
 def value_tallies() -> dict[tuple[str, str, bool, str], int]:
     rows = FieldValueTally.objects.filter(datasets__gt=0)
     return {(r.name, r.value, r.in_list, r.layer): r.datasets for r in rows}
