@@ -8,7 +8,9 @@ HTTP from loopback:
 - the first catalog page, a text search, a layer + source filter, a
   ``field = value`` filter, page 10,000 of the list (by number and by
   following Next links' keyset), a dataset page with 20,000 files, the API list;
-  p50 and p95 over sequential requests on one connection (target p95 < 50 ms);
+  p50 and p95 over sequential requests on one connection (target p95 < 50 ms),
+  and of the CPU time the server's processes spent on each (on a shared
+  machine, the figure to compare between runs);
 - requests/s on the first catalog page with 16 concurrent connections
   (target >= 200/s), with wrk when installed: served from the results cache
   (what many users opening the catalog get) and with every request rendered;
@@ -28,6 +30,7 @@ CACHE_URL the cache (default: the local Redis, database 14).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -411,17 +414,72 @@ def address(page: Page, n: int) -> str:
     return page(n) if callable(page) else page
 
 
-def latency(client: Http, page: Page, count: int) -> tuple[float, float]:
-    """p50 and p95 (ms) of ``count`` sequential requests, each missing the results cache."""
+class ServerCpu:
+    """CPU time the server spends: gunicorn's workers and their PostgreSQL backends.
+
+    On a shared machine a request's wall time also counts the time other
+    processes held the cores; the CPU time the server's processes used for it
+    (``/proc/<pid>/schedstat``, in ns) hardly does, so a change is still seen
+    when the machine is busy. Redis's share is left out.
+    """
+
+    def __init__(self, master: int) -> None:
+        self.master = master
+        self.pids: list[int] = []
+
+    def refresh(self) -> None:
+        """Find the processes again (after warm-up: each worker then holds its connection)."""
+        from django.db import connection
+
+        workers = [pid for pid in _all_pids() if _parent(pid) == self.master]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                " AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+            )
+            backends = [row[0] for row in cursor.fetchall()]
+        self.pids = workers + backends
+
+    def nanoseconds(self) -> int:
+        total = 0
+        for pid in self.pids:
+            with contextlib.suppress(OSError, ValueError, IndexError):  # gone since refresh()
+                total += int(Path(f"/proc/{pid}/schedstat").read_text().split()[0])
+        return total
+
+
+def _all_pids() -> list[int]:
+    return [int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit()]
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def percentiles(values: list[float]) -> tuple[float, float]:
+    values = sorted(values)
+    return statistics.median(values), values[int(len(values) * 0.95) - 1]
+
+
+def latency(
+    client: Http, page: Page, count: int, cpu: ServerCpu
+) -> tuple[tuple[float, float], tuple[float, float]]:
+    """p50 and p95 (ms) of ``count`` sequential requests, each missing the results cache:
+    wall time at the client, and CPU time in the server's processes."""
     for n in range(max(5, count // 10)):
         client.get(uncached(address(page, -n - 1), -n - 1))
-    timings = []
+    cpu.refresh()
+    timings, cpu_times = [], []
     for n in range(count):
+        used = cpu.nanoseconds()
         began = time.perf_counter()
         client.get(uncached(address(page, n), n))
         timings.append((time.perf_counter() - began) * 1000)
-    timings.sort()
-    return statistics.median(timings), timings[int(len(timings) * 0.95) - 1]
+        cpu_times.append((cpu.nanoseconds() - used) / 1e6)
+    return percentiles(timings), percentiles(cpu_times)
 
 
 WRK_UNCACHED = """
@@ -533,7 +591,8 @@ COMMON_PAIRS = [
 
 
 def common_pair_search(n: int) -> str:
-    return "/datasets/?" + urlencode({"q": COMMON_PAIRS[n % len(COMMON_PAIRS)]})
+    # From the second pair: the first is the search of the page timed before.
+    return "/datasets/?" + urlencode({"q": COMMON_PAIRS[(n + 1) % len(COMMON_PAIRS)]})
 
 
 def measure(args: argparse.Namespace, env: dict[str, str]) -> None:
@@ -598,14 +657,16 @@ def measure(args: argparse.Namespace, env: dict[str, str]) -> None:
     ]
     process, port = start_server(env)
     try:
-        print(f"\n{'page':34} {'p50 ms':>8} {'p95 ms':>8} {'queries':>8}  target p95 < 50 ms")
+        cpu = ServerCpu(process.pid)
+        print(f"\n{'page':34} {'p50 ms':>8} {'p95 ms':>8} {'queries':>8}  target p95 < 50 ms"
+              f"   server CPU ms p50 / p95")  # fmt: skip
         rows = []
         chosen = [part for part in args.pages.split(",") if part]
         for label, page, headers in pages:
             if chosen and not any(part in label for part in chosen):
                 continue
             path = address(page, 0)
-            p50, p95 = latency(Http(port, headers), page, args.requests)
+            (p50, p95), (cpu50, cpu95) = latency(Http(port, headers), page, args.requests, cpu)
             wsgi_headers = (
                 {"HTTP_AUTHORIZATION": headers["Authorization"]}
                 if "Authorization" in headers
@@ -614,7 +675,8 @@ def measure(args: argparse.Namespace, env: dict[str, str]) -> None:
             count, plans, scans = queries_and_plans(path, viewer, wsgi_headers)
             rows.append((label, plans, scans))
             verdict = "ok" if p95 < 50 else "MISSED"
-            print(f"{label:34} {p50:8.1f} {p95:8.1f} {count:8}  {verdict}", flush=True)
+            print(f"{label:34} {p50:8.1f} {p95:8.1f} {count:8}  {verdict:6}             "
+                  f"{cpu50:8.1f} / {cpu95:5.1f}", flush=True)  # fmt: skip
         print("\nfirst catalog page, 16 concurrent connections (target >= 200 requests/s):")
         for cached in (True, False):
             rate = wrk_rate(port, cookie, "/datasets/", conns=16, seconds=args.seconds,
