@@ -10,6 +10,8 @@ from crispy_forms.helper import FormHelper
 from django import forms
 from django.core.exceptions import ValidationError
 
+from lakeweb.text import text_unstorable
+
 from .metadata import metadata_form_class
 from .models import FieldType, Layer, MetadataFormVersion, Source, Tag
 from .selectors.forms import metadata_form_find
@@ -18,7 +20,6 @@ from .selectors.search import (
     SORTS,
     DatasetQuery,
     NumberOutOfRange,
-    storable,
     value_number,
 )
 from .services.metadata_forms import MANDATORY_KEYS
@@ -173,7 +174,7 @@ class ListField(forms.Field):
         too_long = [item for item in values if len(item) > self.max_length]
         if too_long:
             raise ValidationError(f"'{too_long[0][:40]}…' is longer than {self.max_length}.")
-        if any(not storable(item) for item in values):
+        if any(text_unstorable(item) for item in values):
             raise ValidationError(
                 "A value holds a NUL character or a lone surrogate, which no stored value has."
             )

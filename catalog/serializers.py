@@ -41,8 +41,9 @@ REPEATED_QUERY_PARAMETERS = [
 class DatasetQuerySerializer(serializers.Serializer):
     """The list's query parameters, for the schema; ``catalog.forms.DatasetSearchForm`` checks them.
 
-    Unknown values (a layer, source, tag, form, owner or metadata field that
-    does not exist) are refused with a 400 naming them, never ignored.
+    Unknown values (a layer, source, tag, form or metadata field that does not
+    exist) are refused with a 400 naming them, never ignored; an owner no
+    account is matches nothing, so that the list does not tell which exist.
     """
 
     q = serializers.CharField(
@@ -52,7 +53,10 @@ class DatasetQuerySerializer(serializers.Serializer):
     layer = serializers.ChoiceField(choices=Layer.choices, required=False)
     source = serializers.CharField(required=False, help_text="A source's slug.")
     form = serializers.CharField(required=False, help_text="A metadata form's name or id.")
-    owner = serializers.CharField(required=False, help_text="The owner's email or username.")
+    owner = serializers.CharField(
+        required=False,
+        help_text="The owner's email or username; one no account has matches no dataset.",
+    )
     created_from = serializers.DateField(
         required=False, help_text="YYYY-MM-DD; an empty value is refused, not ignored."
     )
@@ -64,7 +68,7 @@ class DatasetQuerySerializer(serializers.Serializer):
         required=False,
         help_text="Default: relevance with q, else newest.",
     )
-    page = serializers.IntegerField(required=False, min_value=1)
+    page = serializers.IntegerField(required=False, min_value=1, max_value=10_000_000)
     after = serializers.CharField(required=False, help_text="Cursor from a `next` link.")
     before = serializers.CharField(required=False, help_text="Cursor from a `previous` link.")
     page_size = serializers.IntegerField(

@@ -29,10 +29,11 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from lakeweb.errors import BadInput
+from lakeweb.text import text_unstorable
 
 from ..models import Dataset
 from .counts import MatchCounts, dataset_counts, dataset_months
-from .search import RELEVANCE, SORTS, DatasetQuery, dataset_filter, dataset_ordered, storable
+from .search import RELEVANCE, SORTS, DatasetQuery, dataset_filter, dataset_ordered
 
 PAGE_SIZE = 25
 # Offsets smaller than this are cheap enough to skip in the index directly.
@@ -111,7 +112,7 @@ def _sort_key(field: str, value: Any) -> Any:
         if type(value) is not int or not 0 <= value <= MAX_SIZE:
             raise ValueError("a size is a whole number of bytes")
         return value
-    if not isinstance(value, str) or len(value) > MAX_NAME or not storable(value):
+    if not isinstance(value, str) or len(value) > MAX_NAME or text_unstorable(value):
         raise ValueError("a name the catalog could hold")
     return value
 

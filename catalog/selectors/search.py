@@ -144,18 +144,6 @@ def _text_filter(datasets: QuerySet[Dataset], q: str) -> QuerySet[Dataset]:
     return datasets
 
 
-def storable(text: str) -> bool:
-    """Whether the database can hold ``text``: no NUL (PostgreSQL), no lone surrogate (UTF-8).
-
-    Text that no stored value can hold is refused before it reaches a query,
-    where it would be an error rather than no match.
-    """
-    return _UNSTORABLE.search(text) is None
-
-
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-
-
 class NumberOutOfRange(BadInput):
     """A searched value reads as a number no stored metadata can hold."""
 
