@@ -7,10 +7,10 @@ Each view validates its input and calls one selector or service; refusals
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from typing import Any
 
 from django.db.models import QuerySet
+from django.http import QueryDict
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
@@ -112,14 +112,20 @@ class DatasetList(generics.GenericAPIView):
         return self.request.build_absolute_uri(f"{self.request.path}?{params.urlencode()}")
 
 
-# Parameters whose schema type is a number, a date or a choice: an empty value
-# is none of them. (The page's own form sends empty fields, and ignores them.)
-TYPED_PARAMETERS = ("page", "page_size", "created_from", "created_to", "layer", "sort")
+# The list's parameters: an empty value is none of the numbers, dates, choices or
+# names the schema gives them. (The page's own form sends empty fields, and
+# ignores them.)
+PARAMETERS = (
+    "q", "layer", "source", "tags", "form", "owner", "created_from", "created_to", "field",
+    "sort", "page", "after", "before", "page_size",
+)  # fmt: skip
 WHOLE_NUMBER = re.compile(r"(-?)0*([0-9]+)")
 
 
-def _refuse_empty(params: Mapping[str, Any]) -> None:
-    empty = [name for name in TYPED_PARAMETERS if name in params and not params[name].strip()]
+def _refuse_empty(params: QueryDict) -> None:
+    empty = [
+        name for name in PARAMETERS if any(not value.strip() for value in params.getlist(name))
+    ]
     if empty:
         raise serializers.ValidationError(
             {name: ["Give a value, or leave the parameter out."] for name in empty}

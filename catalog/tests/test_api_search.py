@@ -66,6 +66,9 @@ def test_api_next_links_walk_every_dataset_once(api_for, many) -> None:
         ({"page": ""}, "page: Give a value, or leave the parameter out."),
         ({"layer": ""}, "layer: Give a value, or leave the parameter out."),
         ({"sort": ""}, "sort: Give a value, or leave the parameter out."),
+        ({"source": ""}, "source: Give a value, or leave the parameter out."),
+        ({"q": " "}, "q: Give a value, or leave the parameter out."),
+        ({"tags": ["hela", ""]}, "tags: Give a value, or leave the parameter out."),
         *BAD_QUERIES,
     ],
 )
