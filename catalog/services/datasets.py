@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -57,7 +58,7 @@ def dataset_create(
         metadata=metadata if metadata is not None else {},
         form_version=form_version,
     )
-    dataset.storage_prefix = f"datasets/{dataset.id}/"
+    dataset.storage_prefix = storage_prefix_for(dataset.id)
     dataset.save()
     dataset.tags.set(_tags(tags))
     return dataset
@@ -66,6 +67,11 @@ def dataset_create(
 def _tags(names: Sequence[str]) -> list[Tag]:
     clean = sorted({name.strip()[:100] for name in names if name.strip()})
     return [Tag.objects.get_or_create(name=name)[0] for name in clean]
+
+
+def storage_prefix_for(dataset_id: uuid.UUID) -> str:
+    """The folder of a dataset's files inside its layer (the same length for every id)."""
+    return f"datasets/{dataset_id}/"
 
 
 def dataset_storage_key(*, dataset: Dataset, path: str) -> str:

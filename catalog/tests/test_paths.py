@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import time
+
 import pytest
 from django.core.exceptions import ValidationError
 
-from catalog.services import clean_path, clean_paths
-from catalog.services.paths import has_control_characters
+from catalog.services import clean_path, clean_paths, paths
+from catalog.services.paths import MAX_PROBLEMS_SHOWN, has_control_characters
+from lakeweb.storage import layer_store
+from lakeweb.storage.filesystem import PARTIAL_AFFIX_BYTES
 
 
 @pytest.mark.parametrize(
@@ -71,9 +75,18 @@ def test_clean_paths_refuses_empty_list() -> None:
         clean_paths([])
 
 
-def test_clean_paths_refuses_duplicates_after_normalisation() -> None:
-    with pytest.raises(ValidationError, match="appears twice"):
+def test_clean_paths_refuses_duplicates() -> None:
+    with pytest.raises(ValidationError, match=r"File path 'a/b\.txt' appears twice\."):
+        clean_paths(["a/b.txt", "a/b.txt"])
+
+
+def test_clean_paths_says_when_two_names_differ_only_in_normalisation() -> None:
+    with pytest.raises(ValidationError) as info:
         clean_paths(["\u00e9.txt", "e\u0301.txt"])
+    (message,) = info.value.messages
+    assert "differ only in Unicode normalisation" in message
+    assert "they print the same" in message
+    assert "'\\xe9.txt' and 'e\\u0301.txt'" in message  # how each is written
 
 
 def test_clean_paths_refuses_a_file_that_is_also_a_folder() -> None:
@@ -85,3 +98,65 @@ def test_clean_paths_reports_every_bad_path() -> None:
     with pytest.raises(ValidationError) as info:
         clean_paths(["ok.txt", "../x", "/y"])
     assert len(info.value.messages) == 2
+
+
+def test_clean_paths_lists_the_first_problems_and_counts_the_rest() -> None:
+    raw = [f"../bad{i}.txt" for i in range(MAX_PROBLEMS_SHOWN + 7)]
+    with pytest.raises(ValidationError) as info:
+        clean_paths(["fine.txt", *raw])
+    messages = info.value.messages
+    assert len(messages) == MAX_PROBLEMS_SHOWN + 1
+    assert "'../bad0.txt'" in messages[0]
+    assert f"'../bad{MAX_PROBLEMS_SHOWN - 1}.txt'" in messages[-2]
+    assert messages[-1] == "… and 7 more problems with file names."
+
+
+def test_a_deep_tree_of_distinct_folders_is_checked_in_linear_time() -> None:
+    # Each file in its own 400-level folder: the old check built every
+    # ancestor of every folder (40 million strings); sorting does not.
+    deep = "/".join(["d"] * 400)
+    many = [f"{i}/{deep}/f" for i in range(10_000)]
+    started = time.perf_counter()
+    assert len(clean_paths(many)) == len(many)
+    with pytest.raises(ValidationError, match=r"'7/d/d' is both a file and a folder\."):
+        clean_paths([*many, "7/d/d"])
+    assert time.perf_counter() - started < 5
+
+
+def test_the_filesystem_store_limits_a_file_name_by_its_staging_name(filesystem_lake) -> None:
+    store = layer_store("raw")
+    assert store.max_file_name_bytes == 255 - PARTIAL_AFFIX_BYTES == 213
+    assert clean_paths(["run/" + "n" * 213]) == ["run/" + "n" * 213]
+    with pytest.raises(ValidationError) as info:
+        clean_paths(["run/" + "n" * 214, "é" * 107 + "/ok.txt"])
+    assert info.value.messages == [
+        f"A name in 'run/{'n' * 76}…' is 214 bytes long, longer than 213 bytes, "
+        "the most the filesystem store holds."
+    ]
+
+
+def test_s3_takes_names_up_to_the_general_limit(s3_lake) -> None:
+    assert clean_paths(["run/" + "n" * 255]) == ["run/" + "n" * 255]
+    with pytest.raises(ValidationError, match="is 256 bytes long, longer than 255 bytes, the most"):
+        clean_paths(["run/" + "n" * 256])
+
+
+def test_s3_limits_a_path_by_its_key_with_the_dataset_prefix(s3_lake, monkeypatch) -> None:
+    monkeypatch.setattr(paths, "MAX_PATH_BYTES", 4096)  # let the store's limit show
+    prefix = len("datasets/00000000-0000-0000-0000-000000000000/")
+    longest = "/".join(["d" * 99] * 9) + "/" + "f" * (1024 - prefix - 900)
+    assert len(longest.encode()) == 1024 - prefix
+    assert clean_paths([longest]) == [longest]
+    with pytest.raises(ValidationError) as info:
+        clean_paths([longest + "x"])
+    assert "979 bytes long, longer than 978 bytes, the most the S3 store holds." in str(info.value)
+
+
+def test_a_count_over_the_limit_is_refused_before_any_path_is_read(settings) -> None:
+    settings.UPLOAD_MAX_FILES = 3
+    with pytest.raises(ValidationError) as info:
+        clean_paths(["a", "b", "c", "../d"])
+    assert info.value.messages == [
+        "The upload has 4 files; one upload may hold at most 3 (UPLOAD_MAX_FILES). "
+        "Upload the folder as several datasets."
+    ]

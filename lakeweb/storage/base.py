@@ -121,6 +121,15 @@ class LayerStore(ABC):
     # The chunk size of browser uploads, unless UPLOAD_CHUNK_SIZE says
     # otherwise. A part may be held in memory while it is stored, so 8 MiB.
     upload_chunk_size = 8 * 1024 * 1024
+    # What the store can hold, in UTF-8 bytes: a whole key, one folder of a
+    # key, and a file's own name (the last part of a key). Uploads check them
+    # up front (catalog.services.paths), so a name the store cannot hold is
+    # refused with a message instead of failing when its bytes arrive.
+    max_key_bytes = 1024
+    max_folder_name_bytes = 1024
+    max_file_name_bytes = 1024
+    # How messages about these limits name the store.
+    kind = "storage"
 
     def __init__(self, layer: str, storage: Storage) -> None:
         self.layer = layer

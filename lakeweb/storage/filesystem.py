@@ -32,6 +32,18 @@ from .base import (
 STAGING = ".uploads"
 # What os.link raises on a filesystem without hard links (FAT, some network shares).
 NO_HARD_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV, errno.EMLINK}
+# POSIX's NAME_MAX and PATH_MAX on Linux, when the folder cannot be asked.
+NAME_MAX = 255
+PATH_MAX = 4096
+
+
+def partial_path(path: Path) -> Path:
+    """The hidden file a write goes to beside ``path``, renamed to it once complete."""
+    return path.with_name(f".{path.name}.{uuid.uuid4().hex}.partial")
+
+
+# How many bytes the partial file's name adds to the file's own.
+PARTIAL_AFFIX_BYTES = len(partial_path(Path("x")).name) - 1
 
 
 class FilesystemLayerStore(LayerStore):
@@ -42,9 +54,36 @@ class FilesystemLayerStore(LayerStore):
     # (bench/upload.py: about 30% faster than 8 MiB for big files).
     upload_chunk_size = 32 * 1024 * 1024
 
+    kind = "filesystem"
+
     def __init__(self, layer: str, root: Path) -> None:
         self.root = root / layer
         super().__init__(layer, FileSystemStorage(location=self.root))
+
+    def _limit(self, name: str, default: int) -> int:
+        """A pathconf limit of the folder (or of its nearest existing parent)."""
+        folder = self.root
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+        try:
+            return os.pathconf(folder, name)
+        except (OSError, ValueError):
+            return default
+
+    @property
+    def max_folder_name_bytes(self) -> int:  # type: ignore[override]
+        return self._limit("PC_NAME_MAX", NAME_MAX)
+
+    @property
+    def max_file_name_bytes(self) -> int:  # type: ignore[override]
+        # A file is written under a longer, hidden name first (partial_path).
+        return self.max_folder_name_bytes - PARTIAL_AFFIX_BYTES
+
+    @property
+    def max_key_bytes(self) -> int:  # type: ignore[override]
+        # The partial file's whole path, with its NUL, must fit PATH_MAX.
+        root = len(os.fsencode(self.root.resolve()))
+        return self._limit("PC_PATH_MAX", PATH_MAX) - root - 1 - PARTIAL_AFFIX_BYTES - 1
 
     def _path(self, key: str) -> Path:
         return Path(self.storage.path(key))
@@ -53,7 +92,7 @@ class FilesystemLayerStore(LayerStore):
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         # Write beside the target and rename, so a reader never sees half a file.
-        partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}.partial")
+        partial = partial_path(path)
         reader = HashingReader(stream)
         try:
             with open(partial, "wb") as out:
@@ -95,7 +134,9 @@ class FilesystemLayerStore(LayerStore):
                 if folder not in folders:  # a batch's files share a few folders
                     os.makedirs(folder, exist_ok=True)
                     folders.add(folder)
-                partial = os.path.join(folder, f".{name}.{token}-{n}.partial")
+                # The batch's token and the file's index, as long as partial_path's
+                # token: the name limit (PARTIAL_AFFIX_BYTES) holds for both.
+                partial = os.path.join(folder, f".{name}.{token[:26]}{n:06x}.partial")
                 handle = open(partial, "wb")  # noqa: SIM115 - closed below, after the flush
                 pending.append((partial, path, handle))
                 handle.write(data)

@@ -43,6 +43,9 @@ class S3LayerStore(LayerStore):
 
     storage: S3Storage
     public_storage: S3Storage
+    # S3's limit on a key; it has none on the parts between slashes.
+    max_key_bytes = 1024
+    kind = "S3"
 
     def __init__(self, layer: str, bucket: str) -> None:
         self.bucket = bucket

@@ -127,3 +127,18 @@ def test_a_part_that_cannot_be_written_is_a_storage_error(filesystem_lake) -> No
     store.ensure()
     with pytest.raises(StorageError, match="is gone"):
         _write_part(store, "d/x.bin", "nosuchupload", number=1, offset=0, data=b"x")
+
+
+def test_the_filesystem_store_holds_exactly_the_names_it_says(filesystem_lake) -> None:
+    store = layer_store("raw")
+    longest = "n" * store.max_file_name_bytes
+    assert store.put_bytes(f"d/{longest}", b"x").size == 1
+    assert store.save(f"d/{longest}", io.BytesIO(b"y")).size == 1
+    with pytest.raises(StorageError, match="File name too long"):
+        store.put_bytes(f"d/{longest}n", b"x")
+    assert list(store.list_keys("d/")) == [f"d/{longest}"]
+
+
+def test_s3_says_its_key_limit(s3_lake) -> None:
+    store = layer_store("raw")
+    assert (store.kind, store.max_key_bytes) == ("S3", 1024)
