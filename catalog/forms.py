@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
 from crispy_forms.helper import FormHelper
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from lakeweb.jsonbounds import json_items, json_parse
 from lakeweb.text import text_unstorable
 
 from .metadata import metadata_form_class
@@ -23,6 +24,7 @@ from .selectors.search import (
     value_number,
 )
 from .services.metadata_forms import MANDATORY_KEYS
+from .services.paths import file_count_check
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -81,6 +83,14 @@ class DatasetFieldsForm(forms.Form):
         return self.cleaned_data["experiments"] or 1
 
 
+def _file_list(text: str, *, what: str, depth: int) -> Any:
+    """An upload's list of files, its length, size and nesting bounded before it is parsed."""
+    # The list is one field of the request body, which Django bounds too.
+    size = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    file_count_check(json_items(text, what=what, max_chars=size, max_depth=depth))
+    return json_parse(text, what=what)
+
+
 class UploadForm(DatasetFieldsForm):
     """The page's plain form post (used when JavaScript is off)."""
 
@@ -96,13 +106,14 @@ class UploadForm(DatasetFieldsForm):
         return cleaned
 
     def _paths(self, raw: str, files: list[Any]) -> list[str]:
-        """The browser sends each file's path inside the folder beside the files."""
+        """Each file's path inside the folder: as the browser named the file, or as sent beside.
+
+        A file's name is taken as sent (``lakeweb.multipart``), not as Django
+        trims it, so that a bad one is refused rather than silently renamed.
+        """
         if not raw:
-            return [f.name for f in files]
-        try:
-            paths = json.loads(raw)
-        except ValueError:
-            raise ValidationError("The list of file paths is not valid JSON.") from None
+            return [getattr(f, "sent_name", f.name) for f in files]
+        paths = _file_list(raw, what="The list of file paths", depth=1)
         if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
             raise ValidationError("The list of file paths must be a list of strings.")
         if files and len(paths) != len(files):
@@ -115,11 +126,9 @@ class UploadStartForm(DatasetFieldsForm):
 
     manifest = forms.CharField(widget=forms.HiddenInput)
 
-    def clean_manifest(self) -> list[tuple[str, int]]:
-        try:
-            entries = json.loads(self.cleaned_data["manifest"])
-        except ValueError:
-            raise ValidationError("The file list is not valid JSON.") from None
+    def clean_manifest(self) -> list[tuple[str, Any]]:
+        # A list of flat {path, size} objects: two levels.
+        entries = _file_list(self.cleaned_data["manifest"], what="The file list", depth=2)
         if not isinstance(entries, list) or not all(
             isinstance(e, dict) and isinstance(e.get("path"), str) for e in entries
         ):

@@ -62,6 +62,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # Before CSRF, which reads the body: uploads keep their names as sent.
+    "lakeweb.multipart.SentFileNamesMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
@@ -250,8 +252,15 @@ ARCHIVE_LIFECYCLE_DAYS = env.int("ARCHIVE_LIFECYCLE_DAYS", default=180)
 ARCHIVE_STORAGE_CLASS = env.str("ARCHIVE_STORAGE_CLASS", default="")
 
 # --- Uploads ------------------------------------------------------------------------
-DATA_UPLOAD_MAX_NUMBER_FILES = env.int("UPLOAD_MAX_FILES", default=10_000)
-# The start of an upload lists every file (path and size): room for ~500,000.
+# Most files in one upload, however they are sent: the start of a resumable
+# upload lists them all, and the server holds that list while it checks it.
+UPLOAD_MAX_FILES = env.int("UPLOAD_MAX_FILES", default=100_000)
+# Most files in one request: a post without JavaScript sends all its files at once.
+DATA_UPLOAD_MAX_NUMBER_FILES = min(
+    UPLOAD_MAX_FILES, env.int("UPLOAD_MAX_REQUEST_FILES", default=10_000)
+)
+# The start of an upload lists every file (path and size): room for
+# UPLOAD_MAX_FILES files whose paths average ~600 bytes.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = env.int("UPLOAD_MAX_FIELDS", default=20_000)
 # Resumable uploads: chunk size (at least S3's 5 MiB part minimum; unset, the

@@ -10,7 +10,7 @@ from .metadata_forms import (
     metadata_clean,
     metadata_document,
 )
-from .paths import clean_path, clean_paths, path_problems
+from .paths import clean_path, clean_paths
 from .promote import dataset_promote_request
 from .register import dataset_register_fail, dataset_register_run, dataset_register_start
 from .resumable import (
@@ -63,7 +63,6 @@ __all__ = [
     "manifest_digest",
     "metadata_clean",
     "metadata_document",
-    "path_problems",
     "upload_batch_write",
     "upload_chunk_write",
     "upload_files_check",

@@ -172,18 +172,6 @@ def clean_paths(raw_paths: list[str], *, layer: str = Layer.RAW) -> list[str]:
     return cleaned
 
 
-def path_problems(raw_paths: list[str], *, layer: str = Layer.RAW) -> list[str]:
-    """What :func:`clean_paths` would refuse, as messages: none when every path is fine.
-
-    For a page that reports an upload's other problems too, all in one answer.
-    """
-    try:
-        clean_paths(raw_paths, layer=layer)
-    except ValidationError as exc:
-        return exc.messages
-    return []
-
-
 def _duplicate(raw: str, first: str) -> ValidationError:
     if raw == first:
         return ValidationError(f"File path '{raw}' appears twice.", code="duplicate")

@@ -32,7 +32,7 @@ from lakeweb.storage import StorageError, layer_store
 
 from ..models import Dataset, DatasetStatus, UploadFile, UploadPart
 from .datasets import dataset_fail, dataset_storage_key
-from .paths import clean_paths
+from .paths import MAX_PROBLEMS_SHOWN, clean_paths, file_count_check
 from .upload import (
     DatasetDraft,
     dataset_upload_finish,
@@ -65,16 +65,17 @@ def chunk_size_for(size: int, *, layer: str) -> int:
 
 
 def _planned(files: Sequence[PlannedFile]) -> list[PlannedFile]:
+    file_count_check(len(files))
     paths = clean_paths([f.path for f in files])
     errors = [
-        f"'{f.path}' has an impossible size ({f.size})."
-        for f in files
+        f"'{path}' has an impossible size ({str(f.size)[:40]})."
+        for path, f in zip(paths, files, strict=True)
         if not isinstance(f.size, int)
         or isinstance(f.size, bool)
         or not 0 <= f.size <= MAX_FILE_SIZE
     ]
     if errors:
-        raise ValidationError(errors)
+        raise ValidationError(errors[:MAX_PROBLEMS_SHOWN])
     return [PlannedFile(path=path, size=f.size) for path, f in zip(paths, files, strict=True)]
 
 

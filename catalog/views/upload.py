@@ -24,6 +24,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from lakeweb.access import permission_required
 from lakeweb.errors import ActionRefused, ChunkConflict, refusal_of
+from lakeweb.multipart import sent_file_names
 
 from .. import selectors, services
 from ..forms import UploadForm, UploadStartForm, experiment_forms
@@ -60,6 +61,7 @@ def _draft(
     )
 
 
+@sent_file_names
 @permission_required("catalog.add_dataset", MEMBERS_ONLY)
 def upload(request: HttpRequest, form_id: int) -> HttpResponse:
     definition, version = _open_form(form_id)
@@ -129,13 +131,19 @@ def _items(data: dict[str, Any]) -> list[services.UploadedItem]:
 
 
 def _errors(form: Any, prefix: str = "") -> list[str]:
+    """Each problem as one line, after the field's label (a hidden field has none)."""
     return [
-        f"{prefix}{form.fields[name].label if name in form.fields else 'Upload'}: {message}"
-        if name != "__all__"
-        else f"{prefix}{message}"
+        f"{prefix}{label}: {message}" if label else f"{prefix}{message}"
         for name, messages_ in form.errors.items()
+        for label in [_label(form, name)]
         for message in messages_
     ]
+
+
+def _label(form: Any, name: str) -> str | None:
+    if name == "__all__":
+        return None
+    return form.fields[name].label if name in form.fields else "Upload"
 
 
 def _refusal(exc: ValidationError | ActionRefused) -> JsonResponse:
