@@ -112,6 +112,14 @@ def test_start_refuses_more_files_than_the_limit(client_for, form, settings) -> 
     ]
 
 
+def test_a_start_body_over_the_size_limit_is_refused_unread(client_for, form, settings) -> None:
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+    before = _stored()
+    response = _start(client_for("member"), form, manifest=_manifest("a" * 10_000))
+    assert response.status_code == 400
+    assert _stored() == before
+
+
 def test_a_manifest_of_600000_files_is_refused_cheaply(client_for, form) -> None:
     manifest = _manifest(*[f"run/{i:06d}.tif" for i in range(600_000)])
     client = client_for("member")
