@@ -68,7 +68,10 @@ def path_limits(*, layer: str) -> PathLimits:
 
 
 def file_count_check(count: int) -> None:
-    """Refuse an upload of more than UPLOAD_MAX_FILES files, before anything is built for it."""
+    """Refuse an upload of more than UPLOAD_MAX_FILES files, before anything is built for it.
+
+    Uploads through the web only: an ingest from the command line has no such limit.
+    """
     if count > settings.UPLOAD_MAX_FILES:
         raise ValidationError(
             f"The upload has {count:,} files; one upload may hold at most "
@@ -151,7 +154,6 @@ def clean_paths(raw_paths: list[str], *, layer: str = Layer.RAW) -> list[str]:
     """
     if not raw_paths:
         raise ValidationError("The upload has no files.", code="no_files")
-    file_count_check(len(raw_paths))
     limits = path_limits(layer=layer)
     errors: list[ValidationError] = []
     cleaned: list[str] = []

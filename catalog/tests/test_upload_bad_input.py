@@ -149,8 +149,9 @@ def test_start_memory_at_the_file_limit_is_bounded(client_for, form, settings) -
     assert response.status_code == 201 and UploadFile.objects.count() == 20_000
     assert len(response.json()["files"]) == 20_000
     print(f"start of 20,000 files: peak {peak / 1e6:.0f} MB")
-    # About 0.9 KB a file (88 MB at 100,000): no model instance per file is kept.
-    assert peak < 25e6
+    # About 1.1 KB a file (114 MB at 100,000; 1.7 KB when a model instance
+    # was kept for each file): bounded by the limit, whatever was sent.
+    assert peak < 30e6
 
 
 def test_the_longest_name_the_store_holds_uploads_and_one_byte_more_is_refused(

@@ -62,13 +62,14 @@ class FilesystemLayerStore(LayerStore):
 
     def _limit(self, name: str, default: int) -> int:
         """A pathconf limit of the folder (or of its nearest existing parent)."""
-        folder = self.root
-        while not folder.exists() and folder != folder.parent:
-            folder = folder.parent
-        try:
-            return os.pathconf(folder, name)
-        except (OSError, ValueError):
-            return default
+        for folder in (self.root, *self.root.parents):
+            try:
+                return os.pathconf(folder, name)
+            except FileNotFoundError:
+                continue
+            except (OSError, ValueError):  # unreadable, or a limit the system lacks
+                break
+        return default
 
     @property
     def max_folder_name_bytes(self) -> int:  # type: ignore[override]
