@@ -14,6 +14,9 @@ import tracemalloc
 import pytest
 from django.test import Client
 from django.urls import reverse
+from hypothesis import HealthCheck, given
+from hypothesis import settings as fuzzing
+from hypothesis import strategies as st
 
 from catalog.models import DataFile, Dataset, UploadFile
 from catalog.services.paths import MAX_PROBLEMS_SHOWN
@@ -283,3 +286,35 @@ def test_page_reads_names_as_sent_even_with_csrf_checks(member, form) -> None:
     assert response.status_code == 400
     assert _escaped(TRAVERSAL) in response.content.decode()
     assert _stored() == before
+
+
+# --- Whatever the file list holds: a 201 or a 400 that stores nothing, never a 500 ------
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=40),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(st.sampled_from(["path", "size", "x"]) | st.text(max_size=5), children)
+    ),
+    max_leaves=12,
+)
+ENTRIES = st.lists(
+    st.fixed_dictionaries(
+        {"path": st.text(max_size=300), "size": st.integers(min_value=-2, max_value=2**63)}
+    ),
+    max_size=5,
+)
+MANIFESTS = st.text(max_size=200) | JSON_VALUES.map(json.dumps) | ENTRIES.map(json.dumps)
+
+
+@given(manifest=MANIFESTS)
+@fuzzing(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_no_file_list_costs_a_500(client_for, form, manifest: str) -> None:
+    before = _stored()
+    response = _start(client_for("member"), form, manifest=manifest)
+    assert response.status_code in (201, 400), response.content[:300]
+    assert response["Content-Type"] == "application/json"
+    if response.status_code == 400:
+        assert response.json()["errors"] and _stored() == before
