@@ -94,9 +94,7 @@ def _file_list(text: str, *, what: str, depth: int) -> Any:
 class UploadForm(DatasetFieldsForm):
     """The page's plain form post (used when JavaScript is off)."""
 
-    files = MultipleFileField(
-        label="Folder", help_text="The folder's tree is kept. Without JavaScript, files only."
-    )
+    files = MultipleFileField(label="Folder", help_text="The folder's tree is kept.")
     relative_paths = forms.CharField(widget=forms.HiddenInput, required=False)
 
     def clean(self) -> dict[str, Any]:
