@@ -136,6 +136,10 @@ def test_the_filesystem_store_holds_exactly_the_names_it_says(filesystem_lake) -
     assert store.save(f"d/{longest}", io.BytesIO(b"y")).size == 1
     with pytest.raises(StorageError, match="File name too long"):
         store.put_bytes(f"d/{longest}n", b"x")
+    # In a batch too, whatever the file's place in it.
+    batch = [(f"b/{i}.txt", b"x", "") for i in range(300)] + [(f"b/{longest}", b"z", "")]
+    assert len(store.put_many(batch)) == 301
+    assert f"b/{longest}" in set(store.list_keys("b/"))
     assert list(store.list_keys("d/")) == [f"d/{longest}"]
 
 
