@@ -8,41 +8,21 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from rest_framework import exceptions
 from rest_framework.parsers import BaseParser
 from rest_framework.renderers import JSONRenderer
 
 from .errors import BadInput, TooLarge
+from .jsonbounds import json_items
 from .text import json_unstorable
 
 # A JSON body nests a few levels (register: body, experiments, one experiment, a list);
 # Python's parser recurses once a level and fails past ~1000 of them.
 JSON_MAX_DEPTH = 20
-_JSON_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
-_NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
-_EMPTY_PAIRS = re.compile(r"\[\]|\{\}")
-_OPENING = re.compile(r"[\[{]")
-
-
-def json_too_deep(text: str, limit: int = JSON_MAX_DEPTH) -> bool:
-    """Whether JSON ``text`` nests deeper than ``limit``, found without parsing it.
-
-    Strings are set aside, then innermost bracket pairs removed ``limit``
-    times over, each round a regular expression at C speed. Brackets that
-    never pair (invalid JSON) count as levels when there are more than
-    ``limit`` of them: the parser would recurse into them all the same.
-    """
-    brackets = _NOT_BRACKETS.sub("", _JSON_STRINGS.sub("", text))
-    for _ in range(limit):
-        fewer = _EMPTY_PAIRS.sub("", brackets)
-        if fewer == brackets:  # nothing left, or nothing more pairs
-            return len(_OPENING.findall(brackets)) > limit
-        brackets = fewer
-    return bool(brackets)
 
 
 class JSONBodyParser(BaseParser):
@@ -65,8 +45,10 @@ class JSONBodyParser(BaseParser):
             text = raw.decode((parser_context or {}).get("encoding", settings.DEFAULT_CHARSET))
         except (UnicodeDecodeError, LookupError):
             raise exceptions.ParseError("JSON parse error - the body is not UTF-8 text.") from None
-        if json_too_deep(text):
-            raise BadInput(f"The JSON body nests deeper than {JSON_MAX_DEPTH} levels.")
+        try:  # measured without parsing: the one bound on JSON's shape (lakeweb.jsonbounds)
+            json_items(text, what="The JSON body", max_chars=limit, max_depth=JSON_MAX_DEPTH)
+        except ValidationError as exc:
+            raise BadInput(exc.messages[0]) from None
         try:
             # NaN and Infinity are not JSON (DRF's strict JSON); nor can PostgreSQL keep them.
             data = json.loads(text, parse_constant=_not_json, parse_float=_finite)

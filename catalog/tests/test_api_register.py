@@ -608,7 +608,7 @@ def test_metadata_no_store_can_keep_is_refused_at_once(
     [
         ('"sample": "He\\ud800La"', "the text at metadata.sample holds a NUL (\\u0000) or a"),
         ('"sample": 1e999', "JSON parse error - 1e999 is too large a number"),
-        ('"sample": ' + "[" * 5000 + "]" * 5000, "The JSON body nests deeper than 20 levels."),
+        ('"sample": ' + "[" * 5000 + "]" * 5000, "is nested more than 20 levels deep."),
     ],
     ids=["surrogate", "infinite", "nested"],
 )
