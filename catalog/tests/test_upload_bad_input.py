@@ -123,6 +123,21 @@ def test_a_start_body_over_the_size_limit_is_refused_unread(client_for, form, se
     assert _stored() == before
 
 
+def test_the_upload_page_gets_django_s_own_refusals_in_json(client_for, form, settings) -> None:
+    """upload.js asks for JSON: a body Django refuses before any view runs answers in kind."""
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+    before = _stored()
+    response = client_for("member").post(
+        reverse("catalog:upload_start", args=[form.pk]),
+        {"name": "x", "manifest": _manifest("a" * 10_000)},
+        HTTP_ACCEPT="application/json",
+    )
+    assert response.status_code == 413 and response["Content-Type"] == "application/json"
+    errors = response.json()["errors"]
+    assert len(errors) == 1 and "10,000" in errors[0], errors
+    assert _stored() == before
+
+
 def test_a_manifest_of_600000_files_is_refused_cheaply(client_for, form) -> None:
     manifest = _manifest(*[f"run/{i:06d}.tif" for i in range(600_000)])
     client = client_for("member")

@@ -195,6 +195,7 @@
       }
       xhr.open(method, url);
       xhr.setRequestHeader("X-CSRFToken", csrf);
+      xhr.setRequestHeader("Accept", "application/json");  // errors Django itself gives, too
       if (options.contentType) { xhr.setRequestHeader("Content-Type", options.contentType); }
       if (options.progress) {
         xhr.upload.addEventListener("progress", function (e) {
