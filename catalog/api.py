@@ -19,14 +19,13 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from lakeweb import errors
 from lakeweb.api import CanBrowse
 from lakeweb.api_docs import errors as error_responses
 from lakeweb.api_parsers import JSONBodyParser
 
 from . import selectors, services
 from .forms import DatasetSearchForm
-from .models import DataFile, Dataset, DatasetStatus
+from .models import DataFile, Dataset
 from .serializers import (
     REPEATED_QUERY_PARAMETERS,
     DataFileSerializer,
@@ -42,19 +41,7 @@ from .serializers import (
 )
 from .stats import catalog_stats
 
-NO_DATASET = "No ready dataset with this id."
 PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX = 50, 200
-
-
-def ready_dataset(pk: Any) -> Dataset:
-    """The ready dataset ``pk`` or a JSON 404 (tombstones and unfinished uploads too)."""
-    try:
-        dataset = selectors.dataset_get(pk=pk)
-    except errors.NotFound:
-        raise NotFound(NO_DATASET) from None
-    if dataset.status != DatasetStatus.READY:
-        raise NotFound(NO_DATASET)
-    return dataset
 
 
 class DatasetList(generics.GenericAPIView):
@@ -159,14 +146,14 @@ class DatasetDetail(generics.GenericAPIView):
         responses={200: DatasetDetailSerializer, **error_responses(401, 403, 404)},
     )
     def get(self, request: Request, pk: Any) -> Response:
-        return Response(self.get_serializer(ready_dataset(pk)).data)
+        return Response(self.get_serializer(selectors.dataset_get_ready(pk=pk)).data)
 
     @extend_schema(
         summary="Delete a dataset outside raw (curators); raw is refused with 409",
         responses={204: None, **error_responses(401, 403, 404, 409)},
     )
     def delete(self, request: Request, pk: Any) -> Response:
-        services.dataset_delete(dataset=ready_dataset(pk), user=request.user)
+        services.dataset_delete(dataset=selectors.dataset_get_ready(pk=pk), user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -182,7 +169,7 @@ class DatasetFiles(generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self) -> QuerySet[DataFile]:
-        return ready_dataset(self.kwargs["pk"]).files.order_by("path")
+        return selectors.dataset_get_ready(pk=self.kwargs["pk"]).files.order_by("path")
 
 
 class DatafileDownload(generics.GenericAPIView):
@@ -194,7 +181,7 @@ class DatafileDownload(generics.GenericAPIView):
         responses={200: DownloadSerializer, **error_responses(401, 403, 404)},
     )
     def get(self, request: Request, pk: Any, file_id: int) -> Response:
-        dataset = ready_dataset(pk)
+        dataset = selectors.dataset_get_ready(pk=pk)
         datafile = dataset.files.filter(pk=file_id).first()
         if datafile is None:
             raise NotFound("This dataset has no file with this id.")
@@ -223,7 +210,7 @@ class DatasetPromote(generics.GenericAPIView):
         body = self.get_serializer(data=request.data)
         body.is_valid(raise_exception=True)
         promotion = services.dataset_promote_request(
-            dataset=ready_dataset(pk),
+            dataset=selectors.dataset_get_ready(pk=pk),
             user=request.user,
             target_layer=body.validated_data.get("target_layer"),
         )

@@ -9,8 +9,8 @@ from rest_framework import generics, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from catalog.api import ready_dataset
 from catalog.models import Dataset
+from catalog.selectors import dataset_get_ready
 from lakeweb.api import CanBrowse
 from lakeweb.api_docs import errors
 
@@ -45,7 +45,7 @@ class DatasetLineage(generics.GenericAPIView):
         responses={200: NodeSerializer(many=True), **errors(401, 403, 404)},
     )
     def get(self, request: Request, pk: Any) -> Response:
-        chain = lineage(dataset=ready_dataset(pk))
+        chain = lineage(dataset=dataset_get_ready(pk=pk))
         return Response(NodeSerializer([_node(item) for item in chain], many=True).data)
 
 
@@ -64,7 +64,7 @@ class DatasetGraph(generics.GenericAPIView):
         },
     )
     def get(self, request: Request, pk: Any) -> Response:
-        graph = lineage_graph(dataset=ready_dataset(pk))
+        graph = lineage_graph(dataset=dataset_get_ready(pk=pk))
         nodes = [{**_node(node), "status": node.status} for node in graph["nodes"]]
         edges = [{"parent": parent, "child": child} for parent, child in graph["edges"]]
         return Response(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -16,16 +17,28 @@ from ..models import DataFile, Dataset, DatasetStatus, MetadataForm
 from ..services.promote import promotion_permission
 
 
-def dataset_get(*, pk: Any) -> Dataset:
-    """A browsable dataset (ready or deleted tombstone); NotFound (a 404) when there is none."""
+def _dataset_shown(*, pk: Any, statuses: Sequence[str], missing: str) -> Dataset:
     try:
         return (
             Dataset.objects.select_related("source", "owner", "form_version__form")
             .prefetch_related("tags")
-            .get(pk=pk, status__in=[DatasetStatus.READY, DatasetStatus.DELETED])
+            .get(pk=pk, status__in=statuses)
         )
     except Dataset.DoesNotExist:
-        raise NotFound("No such dataset.") from None
+        raise NotFound(missing) from None
+
+
+def dataset_get(*, pk: Any) -> Dataset:
+    """A browsable dataset (ready or deleted tombstone); NotFound (a 404) when there is none."""
+    statuses = [DatasetStatus.READY, DatasetStatus.DELETED]
+    return _dataset_shown(pk=pk, statuses=statuses, missing="No such dataset.")
+
+
+def dataset_get_ready(*, pk: Any) -> Dataset:
+    """A ready dataset; NotFound (a 404) for tombstones and unfinished uploads too."""
+    return _dataset_shown(
+        pk=pk, statuses=[DatasetStatus.READY], missing="No ready dataset with this id."
+    )
 
 
 @dataclass(frozen=True)
