@@ -20,15 +20,13 @@ from django.core import serializers
 from django.db import transaction
 from django.utils import timezone
 
-from catalog.models import DataFile, DatasetStatus
-from catalog.services import ChecksumMismatch, PermissionRefused
+from catalog.models import Activity, DataFile, DatasetStatus
+from catalog.services import ChecksumMismatch, PermissionRefused, provenance_record
 from lakeweb.jobs.models import Job
 from lakeweb.jobs.runner import JobContext
 from lakeweb.jobs.services import job_request
 from lakeweb.storage import LayerStore, StorageError, layer_store
 from lakeweb.storage.copy import copy_verified
-from provenance.models import Activity
-from provenance.services import provenance_record
 
 from .models import BackupJob, BackupKind
 
@@ -46,7 +44,7 @@ CATALOG_MODELS = (
     "catalog.dataset",
     "catalog.datafile",
     "catalog.promotion",
-    "provenance.provenanceevent",
+    "catalog.provenanceevent",
 )
 PROGRESS_EVERY = 50
 

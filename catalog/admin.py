@@ -1,4 +1,7 @@
-"""Django admin: sources, metadata forms with ordered fields, datasets (read-only once sealed)."""
+"""Django admin: sources, metadata forms with ordered fields, datasets (read-only once sealed).
+
+Promotions and provenance events are shown read-only: they are the record of work done.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from .models import (
     MetadataForm,
     MetadataFormVersion,
     Promotion,
+    ProvenanceEvent,
     Source,
     Tag,
 )
@@ -201,3 +205,29 @@ class PromotionAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # the record of work done; its job is kept too
+
+
+@admin.register(ProvenanceEvent)
+class ProvenanceEventAdmin(admin.ModelAdmin):
+    """Read-only, as the record is append-only."""
+
+    list_display = (
+        "occurred_at",
+        "activity",
+        "actor_label",
+        "dataset",
+        "source_layer",
+        "target_layer",
+    )
+    list_filter = ("activity", "target_layer")
+    search_fields = ("actor_label", "note", "dataset__name")
+    readonly_fields = [f.name for f in ProvenanceEvent._meta.fields] + ["used"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

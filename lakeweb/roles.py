@@ -21,15 +21,13 @@ PERMISSIONS: dict[str, dict[str, list[str]]] = {
             "view_tag",
             "view_metadataform",
             "view_promotion",
+            "view_provenanceevent",
         ],
-        MEMBER: ["add_dataset", "promote_to_processed"],
+        MEMBER: ["add_dataset", "promote_to_processed", "add_provenanceevent"],
         CURATOR: ["promote_onward", "delete_dataset"],
     },
-    "provenance": {
-        VIEWER: ["view_provenanceevent"],
-        MEMBER: ["add_provenanceevent"],
-        CURATOR: [],
-    },
+    # Its events moved to catalog (with their permissions); lineage has no model of its own.
+    "provenance": {VIEWER: [], MEMBER: [], CURATOR: []},
     "backups": {
         VIEWER: [],
         MEMBER: [],

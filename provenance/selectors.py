@@ -1,27 +1,16 @@
-"""Provenance reads: timeline, lineage, graph and W3C PROV-JSON export."""
+"""Provenance reads: lineage, graph and W3C PROV-JSON export.
+
+The events they walk are catalog's (``catalog.models.ProvenanceEvent``),
+which also serves a dataset's timeline.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Q, QuerySet
-
-from catalog.models import Dataset
-
-from .models import Activity, ProvenanceEvent
+from catalog.models import Activity, Dataset, ProvenanceEvent
 
 MAX_GRAPH_NODES = 5000
-
-
-def dataset_timeline(*, dataset: Dataset) -> QuerySet[ProvenanceEvent]:
-    """Every event that produced, acted on or used this dataset, oldest first."""
-    return (
-        ProvenanceEvent.objects.filter(Q(dataset=dataset) | Q(used=dataset))
-        .select_related("dataset")
-        .prefetch_related("used")
-        .distinct()
-        .order_by("occurred_at")
-    )
 
 
 def _parents(ids: set[Any]) -> dict[Any, set[Any]]:

@@ -9,13 +9,13 @@ from django.utils import timezone
 
 from backups.models import BackupJob, BackupKind
 from backups.services import backup_prune, backup_request, snapshot_prefix
+from catalog.models import Activity, ProvenanceEvent
 from catalog.services import PermissionRefused
 from catalog.tests.factories import FILES, promote_dataset, upload_dataset
 from conftest import read_object
 from lakeweb.jobs.models import JobStatus
 from lakeweb.jobs.runner import job_run
 from lakeweb.storage import layer_store
-from provenance.models import Activity, ProvenanceEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -49,7 +49,7 @@ def test_backup_copies_every_object_and_the_catalog_then_the_manifest(
     raw_key = f"objects/raw/{source.files.get(path='run1/empty.dat').storage_key}"
     assert raw_key in {entry["path"] for entry in manifest["files"]}
     catalog = json.loads(read_object("archive", job.prefix + "catalog.json"))
-    assert {"catalog.dataset", "catalog.datafile", "provenance.provenanceevent"} <= {
+    assert {"catalog.dataset", "catalog.datafile", "catalog.provenanceevent"} <= {
         row["model"] for row in catalog
     }
     assert ProvenanceEvent.objects.filter(activity=Activity.BACKUP).count() == 1

@@ -1,12 +1,14 @@
 """Catalog models. Import from here; the modules are the implementation."""
 
 from .datasets import DataFile, DataFolder, Dataset, DatasetStatus, Layer, Source, Tag
+from .events import Activity, ProvenanceEvent
 from .forms import FieldType, MetadataField, MetadataForm, MetadataFormVersion
 from .promotions import Promotion
 from .tallies import CatalogVersion, DatasetTally, FieldValueTally, TagTally
 from .uploads import UploadFile, UploadPart
 
 __all__ = [
+    "Activity",
     "CatalogVersion",
     "DataFile",
     "DataFolder",
@@ -20,6 +22,7 @@ __all__ = [
     "MetadataForm",
     "MetadataFormVersion",
     "Promotion",
+    "ProvenanceEvent",
     "Source",
     "Tag",
     "TagTally",

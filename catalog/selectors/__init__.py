@@ -13,6 +13,7 @@ from .datasets import (
     metadata_forms_all,
     metadata_forms_open,
 )
+from .events import dataset_timeline
 from .facets import Facets, FacetValue, dataset_facets
 from .paging import PAGE_SIZE, BadCursor, DatasetPage, dataset_page
 from .search import DatasetQuery, dataset_filter, dataset_ordered
@@ -41,6 +42,7 @@ __all__ = [
     "dataset_metadata_rows",
     "dataset_ordered",
     "dataset_page",
+    "dataset_timeline",
     "metadata_forms_all",
     "metadata_forms_open",
     "upload_draft",

@@ -3,6 +3,7 @@
 from .chunks import ChunkConflict, batch_ids, upload_batch_write, upload_chunk_write
 from .datasets import dataset_create, dataset_delete, dataset_fail, dataset_seal, manifest_digest
 from .errors import ActionRefused, ChecksumMismatch, PermissionRefused
+from .events import provenance_record
 from .ingest import dataset_ingest, dataset_ingest_copy
 from .metadata_forms import (
     form_version_current,
@@ -63,6 +64,7 @@ __all__ = [
     "manifest_digest",
     "metadata_clean",
     "metadata_document",
+    "provenance_record",
     "upload_batch_write",
     "upload_chunk_write",
     "upload_files_check",

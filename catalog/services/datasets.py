@@ -13,10 +13,9 @@ from django.utils import timezone
 
 from lakeweb.errors import ActionRefused, PermissionRefused
 from lakeweb.storage import layer_store
-from provenance.models import Activity
-from provenance.services import provenance_record
 
-from ..models import Dataset, DatasetStatus, Layer, MetadataFormVersion, Source, Tag
+from ..models import Activity, Dataset, DatasetStatus, Layer, MetadataFormVersion, Source, Tag
+from .events import provenance_record
 from .indexing import dataset_index, dataset_unindex
 
 

@@ -24,12 +24,11 @@ from lakeweb.jobs.runner import JobContext
 from lakeweb.jobs.services import job_request
 from lakeweb.storage import layer_store
 from lakeweb.storage.copy import copy_verified
-from provenance.models import Activity
-from provenance.services import provenance_record
 
-from ..models import DataFile, Dataset, DatasetStatus, Layer, Promotion
+from ..models import Activity, DataFile, Dataset, DatasetStatus, Layer, Promotion
 from .datasets import dataset_create, dataset_fail, dataset_seal, dataset_storage_key
 from .errors import ActionRefused, PermissionRefused
+from .events import provenance_record
 
 # Rows written (and progress reported) per batch of finished copies.
 PROMOTE_BATCH = 64

@@ -20,11 +20,10 @@ from django.db import transaction
 
 from lakeweb.errors import ActionRefused, PermissionRefused
 from lakeweb.storage import StorageError, StoredObject, layer_store
-from provenance.models import Activity
-from provenance.services import provenance_record
 
-from ..models import DataFile, Dataset, Layer, MetadataFormVersion, Source
+from ..models import Activity, DataFile, Dataset, Layer, MetadataFormVersion, Source
 from .datasets import dataset_create, dataset_fail, dataset_seal, dataset_storage_key
+from .events import provenance_record
 from .indexing import folder_of
 from .metadata_forms import metadata_clean, metadata_document
 from .paths import clean_paths

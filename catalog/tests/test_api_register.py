@@ -22,7 +22,7 @@ from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from catalog.models import DataFile, Dataset, DatasetStatus, Source
+from catalog.models import Activity, DataFile, Dataset, DatasetStatus, ProvenanceEvent, Source
 from catalog.services import (
     DatasetDraft,
     dataset_file_store,
@@ -35,7 +35,6 @@ from lakeweb.jobs.models import Job
 from lakeweb.jobs.runner import job_run
 from lakeweb.jobs.tasks import job_run_task
 from lakeweb.storage import layer_store
-from provenance.models import Activity, ProvenanceEvent
 
 from .factories import microscopy_form
 

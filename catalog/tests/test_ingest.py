@@ -16,11 +16,13 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from catalog.models import (
+    Activity,
     DataFile,
     Dataset,
     DatasetStatus,
     FieldType,
     MetadataForm,
+    ProvenanceEvent,
     Source,
 )
 from catalog.services import DatasetDraft, form_version_current
@@ -28,7 +30,6 @@ from catalog.services.ingest import dataset_ingest
 from conftest import make_user, read_object
 from lakeweb.roles import MEMBER
 from lakeweb.storage import StorageError, layer_store
-from provenance.models import Activity, ProvenanceEvent
 
 from .factories import microscopy_form
 

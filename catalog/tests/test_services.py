@@ -8,13 +8,20 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from catalog import services
-from catalog.models import DataFile, Dataset, DatasetStatus, Promotion, Source
+from catalog.models import (
+    Activity,
+    DataFile,
+    Dataset,
+    DatasetStatus,
+    Promotion,
+    ProvenanceEvent,
+    Source,
+)
 from conftest import read_object
 from lakeweb.jobs import runner
 from lakeweb.jobs.models import Job, JobStatus
 from lakeweb.jobs.runner import job_run
 from lakeweb.storage import layer_store
-from provenance.models import Activity, ProvenanceEvent
 
 from .factories import FILES, microscopy_form, promote_dataset, upload_dataset
 

@@ -6,7 +6,6 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpRe
 from django.shortcuts import get_object_or_404, render
 
 from lakeweb.access import browse_required
-from provenance.selectors import dataset_timeline
 
 from .. import selectors
 from ..models import DataFile, Dataset, DatasetStatus
@@ -38,7 +37,7 @@ def dataset_detail(request: HttpRequest, pk: str) -> HttpResponse:
         "dataset": dataset,
         "experiments": selectors.dataset_metadata_rows(dataset=dataset),
         "tree": get_folder_page(request, dataset),
-        "timeline": dataset_timeline(dataset=dataset),
+        "timeline": selectors.dataset_timeline(dataset=dataset),
         "jobs": selectors.dataset_jobs(dataset=dataset),
         "actions": selectors.dataset_actions(dataset=dataset, user=request.user),
     }

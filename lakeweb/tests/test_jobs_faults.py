@@ -18,13 +18,12 @@ from django.db import connection
 from django.urls import reverse
 
 from catalog import services
-from catalog.models import DataFile, Dataset, DatasetStatus, Promotion
+from catalog.models import Activity, DataFile, Dataset, DatasetStatus, Promotion, ProvenanceEvent
 from catalog.tests.factories import upload_dataset
 from lakeweb.celery import app as celery_app
 from lakeweb.jobs.models import Job, JobStatus
 from lakeweb.jobs.services import job_send, jobs_sweep
 from lakeweb.storage import layer_store
-from provenance.models import Activity, ProvenanceEvent
 
 from .stack import RedisServer, TcpLine, Worker, require_stack, wait, worker_env
 

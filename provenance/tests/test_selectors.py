@@ -4,7 +4,7 @@ import pytest
 
 from catalog.models import Dataset
 from catalog.tests.factories import promote_dataset, upload_dataset
-from provenance.selectors import dataset_timeline, lineage, lineage_graph, prov_document
+from provenance.selectors import lineage, lineage_graph, prov_document
 
 pytestmark = pytest.mark.django_db
 
@@ -26,11 +26,6 @@ def test_graph_has_ancestors_and_descendants(chain) -> None:
     graph = lineage_graph(dataset=processed)
     assert set(graph["edges"]) == {(raw.pk, processed.pk), (processed.pk, curated.pk)}
     assert {node.pk for node in graph["nodes"]} == {raw.pk, processed.pk, curated.pk}
-
-
-def test_timeline_shows_collection_then_promotion(chain) -> None:
-    activities = [event.activity for event in dataset_timeline(dataset=chain[0])]
-    assert activities == ["collection", "promotion"]
 
 
 def test_prov_json_links_activities_and_entities(chain) -> None:

@@ -1,4 +1,4 @@
-"""Writes to the provenance record: only ever appends."""
+"""Writes to the provenance record (``ProvenanceEvent``): only ever appends."""
 
 from __future__ import annotations
 
@@ -7,9 +7,7 @@ from typing import Any
 
 from django.contrib.auth.models import User
 
-from catalog.models import Dataset
-
-from .models import ProvenanceEvent
+from ..models import Dataset, ProvenanceEvent
 
 
 def provenance_record(

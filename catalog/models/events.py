@@ -1,4 +1,9 @@
-"""Append-only provenance of every action on datasets (SPEC §2)."""
+"""The append-only log of every action on datasets (SPEC §2).
+
+Catalog, provenance and backups all write and read it, so it lives in the
+app the others depend on. It began in ``provenance``; the tables kept their
+names when it moved, so no row was copied.
+"""
 
 from __future__ import annotations
 
@@ -32,7 +37,11 @@ class ProvenanceEvent(models.Model):
         help_text="The dataset this action produced or acted on.",
     )
     used = models.ManyToManyField(
-        "catalog.Dataset", blank=True, related_name="used_by_events", help_text="Source datasets."
+        "catalog.Dataset",
+        blank=True,
+        related_name="used_by_events",
+        help_text="Source datasets.",
+        db_table="provenance_provenanceevent_used",
     )
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
@@ -45,6 +54,7 @@ class ProvenanceEvent(models.Model):
     note = models.TextField(blank=True)
 
     class Meta:
+        db_table = "provenance_provenanceevent"
         ordering = ["occurred_at"]
         indexes = [models.Index(fields=["dataset", "occurred_at"], name="prov_dataset_time_idx")]
 
