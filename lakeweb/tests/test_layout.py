@@ -3,12 +3,15 @@
 catalog imports neither provenance nor backups; provenance does not import
 backups; and no app imports another app's views or API module (the project
 package wires those into URLs). Every module of each app is read, its tests
-and migrations included.
+and migrations included. An app's templates (``templates/<app>/``) follow the
+same direction: they link to other apps' pages by URL name, but include or
+extend only templates of the apps the app may import.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -18,6 +21,7 @@ APPS = ("catalog", "provenance", "backups")
 # What each app may not import at all; another app's views and api are refused for every app.
 NEVER = {"catalog": {"provenance", "backups"}, "provenance": {"backups"}, "backups": set()}
 PAGES = {"views", "api"}
+TEMPLATE_USE = re.compile(r"{%\s*(?:include|extends)\s+[\"']([^\"'/]+)/")
 
 
 def imported(source: str, module: str) -> set[str]:
@@ -63,10 +67,26 @@ def offences(app: str) -> list[str]:
     return found
 
 
+def template_offences(app: str) -> list[str]:
+    found = []
+    for path in sorted((ROOT / "templates" / app).rglob("*.html")):
+        for folder in TEMPLATE_USE.findall(path.read_text(encoding="utf-8")):
+            if folder in NEVER[app]:
+                found.append(f"{path.relative_to(ROOT)} uses {folder}/ templates")
+    return found
+
+
 @pytest.mark.parametrize("app", APPS)
-def test_app_imports_point_one_way(app: str) -> None:
+def test_app_imports_and_templates_point_one_way(app: str) -> None:
     assert len(list((ROOT / app).rglob("*.py"))) > 10  # the app's modules were read
     assert offences(app) == []
+    assert template_offences(app) == []
+
+
+def test_template_rule_sees_includes_and_extends() -> None:
+    used = "{% include \"provenance/_graph.html\" %} {%extends 'backups/base.html'%}"
+    assert TEMPLATE_USE.findall(used) == ["provenance", "backups"]
+    assert TEMPLATE_USE.findall("{% url 'provenance:dataset_lineage' dataset.pk %}") == []
 
 
 @pytest.mark.parametrize(
