@@ -17,6 +17,7 @@ from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
+from django.urls import reverse
 
 from catalog.models import Activity, ProvenanceEvent
 from catalog.selectors import dataset_timeline
@@ -32,6 +33,16 @@ def test_timeline_shows_collection_then_promotion(member) -> None:
     promote_dataset(raw, member)
     activities = [event.activity for event in dataset_timeline(dataset=raw)]
     assert activities == ["collection", "promotion"]
+
+
+def test_admin_lists_events_under_catalog_read_only(client_for, member) -> None:
+    raw = upload_dataset(member)
+    admin = client_for("admin")
+    page = admin.get(reverse("admin:catalog_provenanceevent_changelist"))
+    assert page.status_code == 200
+    assert raw.name in page.content.decode()
+    assert admin.get(reverse("admin:catalog_provenanceevent_add")).status_code == 403
+    assert admin.get("/admin/provenance/provenanceevent/").status_code == 404
 
 
 def test_roles_hold_the_event_permissions_under_catalog() -> None:
