@@ -12,6 +12,7 @@ from django.contrib.admin.actions import delete_selected as django_delete_select
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from lakeweb.admin import RecordAdmin
 from lakeweb.templatetags.sizes import size_iec
 
 from .models import (
@@ -191,24 +192,14 @@ class DatasetAdmin(admin.ModelAdmin):
 
 
 @admin.register(Promotion)
-class PromotionAdmin(admin.ModelAdmin):
+class PromotionAdmin(RecordAdmin):
     list_display = ("source", "target_layer", "status", "job")
     list_filter = ("job__status", "target_layer")
     list_select_related = ("source", "job")
-    readonly_fields = [f.name for f in Promotion._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # the record of work done; its job is kept too
 
 
 @admin.register(ProvenanceEvent)
-class ProvenanceEventAdmin(admin.ModelAdmin):
+class ProvenanceEventAdmin(RecordAdmin):
     """Read-only, as the record is append-only."""
 
     list_display = (
@@ -221,13 +212,3 @@ class ProvenanceEventAdmin(admin.ModelAdmin):
     )
     list_filter = ("activity", "target_layer")
     search_fields = ("actor_label", "note", "dataset__name")
-    readonly_fields = [f.name for f in ProvenanceEvent._meta.fields] + ["used"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

@@ -1,4 +1,4 @@
-"""Jobs in Django admin: read-only, never deleted (they are the record of long work)."""
+"""Jobs in Django admin, and the base of every record shown there: read-only, never deleted."""
 
 from __future__ import annotations
 
@@ -10,13 +10,12 @@ from django.http import HttpRequest
 from .jobs.models import Job
 
 
-@admin.register(Job)
-class JobAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "kind", "status", "attempts", "requested_by", "finished_at")
-    list_filter = ("kind", "status", "queue")
-    list_select_related = ("requested_by",)
-    search_fields = ("id", "error")
-    readonly_fields = [f.name for f in Job._meta.fields]
+class RecordAdmin(admin.ModelAdmin):
+    """A record of what happened (a job, a promotion, a backup, a provenance event):
+    shown in admin, never added, changed or deleted there."""
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return [f.name for f in self.model._meta.get_fields() if f.concrete]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -26,3 +25,11 @@ class JobAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(Job)
+class JobAdmin(RecordAdmin):
+    list_display = ("created_at", "kind", "status", "attempts", "requested_by", "finished_at")
+    list_filter = ("kind", "status", "queue")
+    list_select_related = ("requested_by",)
+    search_fields = ("id", "error")

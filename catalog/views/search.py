@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 
 from django.core.cache import cache
@@ -41,7 +42,9 @@ def dataset_list(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _page(request, _search(request, form, errors=form.error_messages()), status=400)
     version = selectors.catalog_version()
-    key = f"catalog-search:{version}:{request.get_full_path()}"
+    # The query string may be kilobytes long (page links carry their cursor): keyed by its hash.
+    query = hashlib.sha256(request.get_full_path().encode("utf-8", "surrogatepass")).hexdigest()
+    key = f"catalog-search:{version}:{query}"
     search = cache.get(key)
     if search is None:
         try:
