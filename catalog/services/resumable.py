@@ -64,7 +64,12 @@ def chunk_size_for(size: int, *, layer: str) -> int:
     return chunk
 
 
-def _planned(files: Sequence[PlannedFile]) -> list[PlannedFile]:
+def upload_files_check(*, files: Sequence[PlannedFile]) -> list[PlannedFile]:
+    """Every problem of an upload's file list in one ValidationError; the files as stored.
+
+    The page calls it when the metadata is refused too, so that one answer
+    lists every problem (metadata and names), not one kind per round.
+    """
     file_count_check(len(files))
     paths = clean_paths([f.path for f in files])
     errors = [
@@ -79,18 +84,9 @@ def _planned(files: Sequence[PlannedFile]) -> list[PlannedFile]:
     return [PlannedFile(path=path, size=f.size) for path, f in zip(paths, files, strict=True)]
 
 
-def upload_files_check(*, files: Sequence[PlannedFile]) -> list[PlannedFile]:
-    """Every problem of an upload's file list in one ValidationError; the files as stored.
-
-    The page calls it when the metadata is refused too, so that one answer
-    lists every problem (metadata and names), not one kind per round.
-    """
-    return _planned(files)
-
-
 def upload_session_start(*, draft: DatasetDraft, files: Sequence[PlannedFile]) -> Dataset:
     """Validate an upload in full and create its hidden dataset; nothing stored on error."""
-    planned = _planned(files)
+    planned = upload_files_check(files=files)
     with transaction.atomic():
         dataset = dataset_upload_start(draft=draft)
         rows_insert(

@@ -13,6 +13,7 @@ Without JavaScript the page posts the files in one request instead
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -103,21 +104,22 @@ def _path_problems(paths: list[str] | None) -> list[str]:
     Called when the form is refused anyway, so one answer lists every problem
     rather than the names only once the metadata is right.
     """
-    try:
-        services.clean_paths(paths or [])
-    except ValidationError as exc:
-        return exc.messages if paths else []  # no files: the form says so already
-    return []
+    if not paths:
+        return []  # no files: the form says so already
+    return _problems(lambda: services.clean_paths(paths))
 
 
 def _manifest_problems(manifest: list[tuple[str, Any]] | None) -> list[str]:
     """As ``_path_problems`` for the protocol's start: the file list's problems, if it parsed."""
     if manifest is None:
         return []  # the form reports the malformed list itself
+    files = [services.PlannedFile(path=path, size=size) for path, size in manifest]
+    return _problems(lambda: services.upload_files_check(files=files))
+
+
+def _problems(check: Callable[[], object]) -> list[str]:
     try:
-        services.upload_files_check(
-            files=[services.PlannedFile(path=path, size=size) for path, size in manifest]
-        )
+        check()
     except ValidationError as exc:
         return exc.messages
     return []
