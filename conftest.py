@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import Group
 
+from lakeweb.db import read_beside_stop
 from lakeweb.roles import CURATOR, MEMBER, VIEWER
 from lakeweb.storage import layer_store, layers_ensure
 
@@ -58,6 +59,17 @@ def fast_password_hashing() -> None:
     from django.conf import settings
 
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup):
+    """pytest-django's, and the connections of reads beside a request closed before it ends.
+
+    Their threads hold connections to the test database, which could not be
+    dropped while they are open.
+    """
+    yield
+    read_beside_stop()
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,13 @@
 """Catalog reads. Import from here; the modules are the implementation."""
 
-from .counts import COUNT_LIMIT, MatchCounts, catalog_version, dataset_counts
+from .counts import (
+    COUNT_LIMIT,
+    MatchCounts,
+    catalog_version,
+    counts_wait,
+    dataset_counts,
+    dataset_counts_begin,
+)
 from .datasets import (
     Download,
     MetadataRow,
@@ -31,9 +38,11 @@ __all__ = [
     "MatchCounts",
     "MetadataRow",
     "catalog_version",
+    "counts_wait",
     "datafile_download",
     "dataset_actions",
     "dataset_counts",
+    "dataset_counts_begin",
     "dataset_facets",
     "dataset_filter",
     "dataset_get",

@@ -80,12 +80,13 @@ def _search(
 
 def _results(request: HttpRequest, form: DatasetSearchForm, version: int) -> str:
     query = form.query()
-    counts = selectors.dataset_counts(query=query, version=version)
+    # The count may run beside the page's own reads (selectors.dataset_counts_begin).
+    counts = selectors.dataset_counts_begin(query=query, version=version)
     page = selectors.dataset_page(query=query, counts=counts, **form.paging())
     context = {
         "query": query,
         "page": page,
-        "facets": selectors.dataset_facets(query=query, counts=counts),
+        "facets": selectors.dataset_facets(query=query, counts=selectors.counts_wait(counts)),
     }
     return render_to_string("catalog/_results.html", context, request)
 
