@@ -45,6 +45,8 @@ class Job(models.Model):
         related_name="jobs",
     )
     parameters = models.JSONField(default=dict, blank=True)
+    # The request that asked for it: its id is on the job's log lines on the worker.
+    request_id = models.CharField(max_length=64, blank=True)
     # The object the work concerns (a dataset, a snapshot…), shown on its page.
     subject_type = models.ForeignKey(
         ContentType, on_delete=models.PROTECT, null=True, blank=True, related_name="+"

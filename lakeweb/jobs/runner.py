@@ -30,6 +30,7 @@ from django.db.models.functions import Concat
 from django.utils import timezone
 
 from lakeweb.errors import refusal_of
+from lakeweb.logs import job_logging
 from lakeweb.storage import StorageError
 
 from .models import Job, JobStatus
@@ -222,6 +223,7 @@ class JobContext:
             setattr(self.job, name, value)
 
     def log(self, message: str) -> None:
+        logger.info("%s", message)  # the worker's log too, with the job's request id
         self._log_lines += 1
         if self._log_lines < LOG_LINES_KEPT:
             job_log(self.job.pk, message)
@@ -359,7 +361,8 @@ def job_run(*, job_id: Any) -> Job | None:
     lease = _Lease(job.pk, token)
     lease.start()
     try:
-        _run_body(job, kind, token, lease)
+        with job_logging(job):
+            _run_body(job, kind, token, lease)
     finally:
         lease.stop()
     return job

@@ -15,6 +15,7 @@ from django.db.models.functions import Concat
 from django.utils import timezone
 
 from lakeweb.errors import ActionRefused, PermissionRefused
+from lakeweb.logs import NONE, request_id_current
 
 from .models import Job, JobStatus
 from .registry import kind_get
@@ -48,6 +49,7 @@ def job_request(
         subject_type=ContentType.objects.get_for_model(subject) if subject is not None else None,
         subject_id=str(subject.pk) if subject is not None else "",
         unique_key=unique_key,
+        request_id="" if request_id_current() == NONE else request_id_current(),
     )
     transaction.on_commit(lambda: job_send(job))
     return job

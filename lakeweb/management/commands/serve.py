@@ -65,8 +65,6 @@ class Command(BaseCommand):
                 "4",
                 "--timeout",
                 "3600",
-                "--access-logfile",
-                "-",
             ]
         )
 
