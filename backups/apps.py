@@ -6,4 +6,7 @@ class BackupsConfig(AppConfig):
     verbose_name = "Backups"
 
     def ready(self) -> None:
-        from . import jobs  # noqa: F401 - registers the backups' kinds of work
+        from . import (
+            jobs,  # noqa: F401 - registers the backups' kinds of work
+            metrics,  # noqa: F401 - registers its numbers for /metrics
+        )

@@ -6,6 +6,7 @@ layer, a file-backed Celery broker); see ``.env.example`` for every variable.
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from pathlib import Path
 
@@ -50,6 +51,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "django_prometheus",
     "lakeweb",
     "catalog",
     "provenance",
@@ -57,7 +59,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First: every line logged while the request runs carries its id.
+    # First and last: request counts and latencies for /metrics.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # Then: every line logged while the request runs carries its id.
     "lakeweb.logs.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -72,6 +76,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "lakeweb.urls"
@@ -107,6 +112,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# The same backends, counting queries and their errors for /metrics.
+DATABASES["default"]["ENGINE"] = DATABASES["default"]["ENGINE"].replace(
+    "django.db.backends.", "django_prometheus.db.backends."
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache ----------------------------------------------------------------------
@@ -146,6 +155,13 @@ ACCOUNT_ADAPTER = "lakeweb.accounts.AccountAdapter"
 LAKEWEB_OPEN_SIGNUP = env.bool("LAKEWEB_OPEN_SIGNUP", default=False)
 # Viewers' read-only browsing without an account (SPEC §1).
 LAKEWEB_PUBLIC_BROWSING = env.bool("LAKEWEB_PUBLIC_BROWSING", default=False)
+# /metrics answers a bearer token, or addresses of these networks (lakeweb/metrics.py).
+LAKEWEB_METRICS_TOKEN = env.str("LAKEWEB_METRICS_TOKEN", default="")
+LAKEWEB_METRICS_ALLOW = [
+    ipaddress.ip_network(network.strip(), strict=False)
+    for network in env.list("LAKEWEB_METRICS_ALLOW", default=["127.0.0.1/32", "::1/128"])
+    if network.strip()
+]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

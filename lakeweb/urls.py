@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from . import http_errors, tokens, views
+from . import http_errors, metrics, tokens, views
 
 admin.site.site_header = "lakeweb administration"
 admin.site.site_title = "lakeweb admin"
@@ -9,6 +9,7 @@ admin.site.site_title = "lakeweb admin"
 urlpatterns = [
     path("", views.home, name="home"),
     path("health/", views.health, name="health"),
+    path("metrics", metrics.metrics, name="metrics"),
     path("setup/<str:token>/", views.setup, name="setup"),
     path("accounts/token/", tokens.api_token, name="api_token"),
     path("accounts/", include("allauth.urls")),
