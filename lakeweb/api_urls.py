@@ -36,6 +36,14 @@ urlpatterns = [
         name="dataset_lineage",
     ),
     path("datasets/<uuid:pk>/graph/", provenance_api.DatasetGraph.as_view(), name="dataset_graph"),
+    # Exports (issue 13): PROV-JSON, RO-Crate and BagIt.
+    path("datasets/<uuid:pk>/prov/", provenance_api.DatasetProvJson.as_view(), name="dataset_prov"),
+    path(
+        "datasets/<uuid:pk>/ro-crate/",
+        provenance_api.DatasetRoCrate.as_view(),
+        name="dataset_ro_crate",
+    ),
+    path("datasets/<uuid:pk>/bag/", provenance_api.DatasetBag.as_view(), name="dataset_bag"),
     path("backups/", backups_api.BackupList.as_view(), name="backup_list"),
     path("backups/<uuid:pk>/", backups_api.BackupDetail.as_view(), name="backup_detail"),
     # Anything else, malformed ids included: a JSON 404 rather than the HTML page.

@@ -404,6 +404,12 @@ CONTENT_SECURITY_POLICY = {
 # Plain lines by default (``make run``); LOG_FORMAT=json writes one JSON object
 # a line for a log system. Each line carries the request id (lakeweb/logs.py).
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+# --- Exports (RO-Crate, BagIt) -------------------------------------------------------
+# Who publishes the lake's data (RO-Crate publisher, BagIt Source-Organization), and
+# the license of datasets whose metadata states none (a URL or a name; unset: "not stated").
+EXPORT_ORGANIZATION = env.str("EXPORT_ORGANIZATION", default="")
+EXPORT_LICENSE = env.str("EXPORT_LICENSE", default="")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -1,11 +1,13 @@
-"""Provenance API: a dataset's lineage and its graph (SPEC §3 item 6)."""
+"""Provenance API: a dataset's lineage, its graph and its exports (SPEC §3 item 6, issue 13)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import generics, serializers
+from django.http import HttpResponse, StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import generics, renderers, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -14,7 +16,10 @@ from catalog.selectors import dataset_get_ready
 from lakeweb.api import CanBrowse
 from lakeweb.api_docs import errors
 
+from .exports import bag, crate, prov
+from .exports.names import export_filename
 from .selectors import lineage, lineage_graph
+from .views import archive_response
 
 
 class NodeSerializer(serializers.Serializer):
@@ -73,3 +78,75 @@ class DatasetGraph(generics.GenericAPIView):
                 "edges": EdgeSerializer(edges, many=True).data,
             }
         )
+
+
+# -- exports --------------------------------------------------------------------
+
+
+class ZipRenderer(renderers.BaseRenderer):
+    """Lets a client that asks for ``application/zip`` only still get errors, as JSON text."""
+
+    media_type = "application/zip"
+    format = "zip"
+
+    def render(
+        self, data: Any, accepted_media_type: Any = None, renderer_context: Any = None
+    ) -> bytes:
+        return renderers.JSONRenderer().render(data)
+
+
+ZIP_RESPONSE = OpenApiResponse(
+    response=OpenApiTypes.BINARY,
+    description="A zip streamed as it is made; it breaks off (incomplete) if a stored file "
+    "no longer matches its recorded SHA-256.",
+)
+
+
+class DatasetProvJson(generics.GenericAPIView):
+    permission_classes = [CanBrowse]
+    pagination_class = None
+
+    @extend_schema(
+        summary="The dataset's lineage as W3C PROV-JSON (read back by the prov package)",
+        responses={
+            (200, "application/json"): OpenApiResponse(
+                response=OpenApiTypes.OBJECT,
+                description="PROV-JSON: entities (datasets), activities (every recorded event, "
+                "with its parameters), agents and their relations.",
+            ),
+            **errors(401, 403, 404),
+        },
+    )
+    def get(self, request: Request, pk: Any) -> HttpResponse:
+        document = prov.prov_json(dataset=dataset_get_ready(pk=pk))
+        return HttpResponse(document, content_type="application/json")
+
+
+class DatasetRoCrate(generics.GenericAPIView):
+    permission_classes = [CanBrowse]
+    pagination_class = None
+    renderer_classes = [renderers.JSONRenderer, ZipRenderer]
+
+    @extend_schema(
+        summary="The dataset as an RO-Crate 1.1 zip (Process Run Crate when a process made it)",
+        responses={(200, "application/zip"): ZIP_RESPONSE, **errors(401, 403, 404)},
+    )
+    def get(self, request: Request, pk: Any) -> StreamingHttpResponse:
+        dataset = dataset_get_ready(pk=pk)
+        return archive_response(
+            crate.dataset_crate(dataset=dataset), export_filename(dataset, "ro-crate")
+        )
+
+
+class DatasetBag(generics.GenericAPIView):
+    permission_classes = [CanBrowse]
+    pagination_class = None
+    renderer_classes = [renderers.JSONRenderer, ZipRenderer]
+
+    @extend_schema(
+        summary="The dataset as a BagIt bag (RFC 8493) in a zip",
+        responses={(200, "application/zip"): ZIP_RESPONSE, **errors(401, 403, 404)},
+    )
+    def get(self, request: Request, pk: Any) -> StreamingHttpResponse:
+        dataset = dataset_get_ready(pk=pk)
+        return archive_response(bag.dataset_bag(dataset=dataset), export_filename(dataset, "bag"))

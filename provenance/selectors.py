@@ -1,4 +1,4 @@
-"""Provenance reads: lineage, graph and W3C PROV-JSON export.
+"""Provenance reads: lineage and graph (the exports are in ``provenance.exports``).
 
 The events they walk are catalog's (``catalog.models.ProvenanceEvent``),
 which also serves a dataset's timeline.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from catalog.models import Activity, Dataset, ProvenanceEvent
+from catalog.models import Dataset, ProvenanceEvent
 
 MAX_GRAPH_NODES = 5000
 
@@ -67,50 +67,3 @@ def lineage(*, dataset: Dataset) -> list[Dataset]:
         seen.add(current)
         chain.append(Dataset.objects.get(pk=current))
     return list(reversed(chain))
-
-
-def prov_document(*, dataset: Dataset) -> dict[str, Any]:
-    """The dataset's provenance graph as W3C PROV-JSON (https://www.w3.org/submissions/prov-json/)."""
-    graph = lineage_graph(dataset=dataset)
-    ids = [node.pk for node in graph["nodes"]]
-    events = ProvenanceEvent.objects.filter(dataset_id__in=ids).prefetch_related("used")
-    doc: dict[str, Any] = {
-        "prefix": {"lakeweb": "urn:lakeweb:", "dataset": "urn:lakeweb:dataset:"},
-        "entity": {
-            f"dataset:{node.pk}": {"prov:label": node.name, "lakeweb:layer": node.layer}
-            for node in graph["nodes"]
-        },
-        "activity": {},
-        "agent": {},
-        "wasGeneratedBy": {},
-        "used": {},
-        "wasAssociatedWith": {},
-    }
-    for event in events:
-        _prov_event(doc, event)
-    return doc
-
-
-def _prov_event(doc: dict[str, Any], event: ProvenanceEvent) -> None:
-    activity = f"lakeweb:event-{event.pk}"
-    agent = f"lakeweb:agent-{event.actor_label}"
-    doc["activity"][activity] = {
-        "prov:type": f"lakeweb:{event.activity}",
-        "prov:startTime": event.occurred_at.isoformat(),
-        "lakeweb:parameters": event.parameters,
-    }
-    doc["agent"][agent] = {"prov:label": event.actor_label}
-    doc["wasAssociatedWith"][f"_:assoc-{event.pk}"] = {
-        "prov:activity": activity,
-        "prov:agent": agent,
-    }
-    if event.dataset_id and event.activity != Activity.NOTE:
-        doc["wasGeneratedBy"][f"_:gen-{event.pk}"] = {
-            "prov:entity": f"dataset:{event.dataset_id}",
-            "prov:activity": activity,
-        }
-    for used in event.used.all():
-        doc["used"][f"_:use-{event.pk}-{used.pk}"] = {
-            "prov:activity": activity,
-            "prov:entity": f"dataset:{used.pk}",
-        }

@@ -90,7 +90,7 @@ def zip_stream(members: Iterable[ZipMember]) -> Iterator[bytes]:
     yield from sink.drain()
 
 
-def _date_time(dataset: Dataset) -> tuple[int, int, int, int, int, int]:
+def dataset_date_time(dataset: Dataset) -> tuple[int, int, int, int, int, int]:
     moment = timezone.localtime(dataset.sealed_at or dataset.created_at)
     return (
         max(moment.year, 1980),
@@ -105,7 +105,7 @@ def _date_time(dataset: Dataset) -> tuple[int, int, int, int, int, int]:
 def dataset_zip_members(*, dataset: Dataset) -> Iterator[ZipMember]:
     """Every file of a ready dataset in path order, at its path, read from its layer."""
     store = layer_store(dataset.layer)
-    date_time = _date_time(dataset)
+    date_time = dataset_date_time(dataset)
     rows = dataset.files.order_by("path").values_list("path", "size", "storage_key")
     for path, size, key in rows.iterator(chunk_size=ROWS_PER_BATCH):
         yield ZipMember(path, size, date_time, partial(store.open, key))
