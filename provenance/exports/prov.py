@@ -33,6 +33,9 @@ DATASET = Namespace("dataset", "urn:lakeweb:dataset:")
 EVENT = Namespace("event", "urn:lakeweb:event:")
 AGENT = Namespace("agent", "urn:lakeweb:agent:")
 PARAM = Namespace("param", "urn:lakeweb:parameter:")
+# Relations are named, so the document serialises the same after a round trip
+# (prov numbers anonymous ones afresh each time it reads).
+RELATION = Namespace("relation", "urn:lakeweb:relation:")
 RDF = Namespace("rdf", "http://www.w3.org/1999/02/22-rdf-syntax-ns#")
 PROV_NS = Namespace("prov", "http://www.w3.org/ns/prov#")
 
@@ -45,7 +48,7 @@ START_KEYS = ("started_at", "start_time", "startTime")
 def prov_document(*, dataset: Dataset) -> ProvDocument:
     """The PROV document of the dataset's ancestors and descendants and of every event on them."""
     document = ProvDocument()
-    for namespace in (LAKEWEB, DATASET, EVENT, AGENT, PARAM, RDF):
+    for namespace in (LAKEWEB, DATASET, EVENT, AGENT, PARAM, RELATION, RDF):
         document.add_namespace(namespace)
     nodes = lineage_graph(dataset=dataset)["nodes"]
     for node in sorted(nodes, key=lambda item: str(item.pk)):
@@ -90,20 +93,30 @@ def _activity(document: ProvDocument, event: ProvenanceEvent, ids: set[Any]) -> 
         event.occurred_at,
         {PROV_TYPE: LAKEWEB[event.activity], **_parameters(event)},
     )
+    name = str(event.pk)
     agent = _agent(document, event)
-    document.wasAssociatedWith(activity, agent)
+    document.wasAssociatedWith(activity, agent, identifier=RELATION[f"{name}-agent"])
     used = [item for item in event.used.all() if item.pk in ids]
     for item in used:
-        document.used(activity, DATASET[str(item.pk)])
+        document.used(
+            activity, DATASET[str(item.pk)], identifier=RELATION[f"{name}-used-{item.pk}"]
+        )
     if event.dataset_id is None or event.dataset_id not in ids:
         return
     target = DATASET[str(event.dataset_id)]
     if event.activity in OBSERVING:
-        document.used(activity, target, other_attributes={PROV_ROLE: LAKEWEB["subject"]})
+        role = {PROV_ROLE: LAKEWEB["subject"]}
+        document.used(
+            activity, target, identifier=RELATION[f"{name}-subject"], other_attributes=role
+        )
         return
-    document.wasGeneratedBy(target, activity, event.occurred_at)
+    document.wasGeneratedBy(
+        target, activity, event.occurred_at, identifier=RELATION[f"{name}-generated"]
+    )
     for item in used:
-        document.wasDerivedFrom(target, DATASET[str(item.pk)], activity)
+        document.wasDerivedFrom(
+            target, DATASET[str(item.pk)], activity, identifier=RELATION[f"{name}-from-{item.pk}"]
+        )
 
 
 def _start(event: ProvenanceEvent) -> datetime.datetime:
