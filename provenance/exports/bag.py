@@ -80,7 +80,7 @@ def _label(key: str) -> str:
 
 def _value(value: Any) -> str:
     # A value spanning lines continues on lines that begin with a space (RFC 8493 §2.2.2).
-    text = CONTROL.sub(" ", str(value)).replace("\r\n", "\n").replace("\r", "\n")
+    text = CONTROL.sub(" ", str(value).replace("\r\n", "\n").replace("\r", "\n"))
     return "\n ".join(text.split("\n"))
 
 
