@@ -78,20 +78,23 @@ class GeneratedFile:
         self, pieces: Iterable[str], *, on_close: Callable[[str], None] | None = None
     ) -> None:
         self._pieces: Iterator[str] = iter(pieces)
-        self._buffer = b""
+        self._buffer = bytearray()
         self._hash = hashlib.sha256()
         self._on_close = on_close
         self._done = False
 
     def read(self, size: int = -1) -> bytes:
+        # A bytearray grows in place: no copy per small piece (a manifest has one a line).
         while not self._done and (size < 0 or len(self._buffer) < size):
             piece = next(self._pieces, None)
             if piece is None:
                 self._done = True
             else:
                 self._buffer += piece.encode()
-        cut = len(self._buffer) if size < 0 else size
-        data, self._buffer = self._buffer[:cut], self._buffer[cut:]
+        cut = len(self._buffer) if size < 0 else min(size, len(self._buffer))
+        with memoryview(self._buffer) as view:  # one copy out, not two
+            data = bytes(view[:cut])
+        del self._buffer[:cut]
         self._hash.update(data)
         return data
 
