@@ -6,7 +6,12 @@ from typing import Any
 
 from django.http import HttpResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import generics, renderers, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -95,6 +100,8 @@ class ZipRenderer(renderers.BaseRenderer):
         return renderers.JSONRenderer().render(data)
 
 
+# Two renderers make drf-spectacular offer ?format=; the API does not (a zip is the only answer).
+NO_FORMAT = [OpenApiParameter("format", exclude=True)]
 ZIP_RESPONSE = OpenApiResponse(
     response=OpenApiTypes.BINARY,
     description="A zip streamed as it is made; it breaks off (incomplete) if a stored file "
@@ -129,6 +136,7 @@ class DatasetRoCrate(generics.GenericAPIView):
 
     @extend_schema(
         summary="The dataset as an RO-Crate 1.1 zip (Process Run Crate when a process made it)",
+        parameters=NO_FORMAT,
         responses={(200, "application/zip"): ZIP_RESPONSE, **errors(401, 403, 404)},
     )
     def get(self, request: Request, pk: Any) -> StreamingHttpResponse:
@@ -145,6 +153,7 @@ class DatasetBag(generics.GenericAPIView):
 
     @extend_schema(
         summary="The dataset as a BagIt bag (RFC 8493) in a zip",
+        parameters=NO_FORMAT,
         responses={(200, "application/zip"): ZIP_RESPONSE, **errors(401, 403, 404)},
     )
     def get(self, request: Request, pk: Any) -> StreamingHttpResponse:
