@@ -11,6 +11,7 @@ the zip's directory: never a bag that says one thing and holds another.
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -110,6 +111,8 @@ def _members(dataset: Dataset) -> Iterator[ZipMember]:
     yield tag("bag-info.txt", lambda: [bag_info(dataset=dataset)], 1 << 20)
     # Announced, not exact: zipfile only needs to know whether zip64 is due.
     yield tag("manifest-sha256.txt", lambda: _manifest(dataset), 4096 + dataset.file_count * 4096)
+    # A bag must have data/ even with no payload: its entry says so to unzip tools.
+    yield ZipMember(f"{folder}/data/", 0, date_time, lambda: io.BytesIO(b""))
     store = layer_store(dataset.layer)
     for path, size, sha256, key in _rows(dataset):
         opener = verified_opener(store.open, key=key, path=path, size=size, sha256=sha256)

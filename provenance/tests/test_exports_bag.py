@@ -11,7 +11,7 @@ import bagit
 import pytest
 from django.urls import reverse
 
-from catalog.tests.factories import upload_dataset
+from catalog.tests.factories import sealed_dataset, upload_dataset
 from lakeweb.errors import ChecksumMismatch
 from lakeweb.storage import layer_store
 from provenance.exports.bag import bag_folder, manifest_path
@@ -125,3 +125,13 @@ def test_a_shorter_stored_file_breaks_the_crate_off(client_for, member) -> None:
     response = client_for("viewer").get(reverse("provenance:dataset_ro_crate", args=[output.pk]))
     with pytest.raises(ChecksumMismatch, match=r"a\.bin: 999 bytes in storage, 1000 recorded"):
         b"".join(response.streaming_content)
+
+
+def test_a_dataset_without_files_is_an_empty_valid_bag(client_for, member, tmp_path) -> None:
+    dataset = sealed_dataset(member, name="Empty run", external_id="LAB-0042")
+    folder = bag_of(client_for("viewer"), dataset, tmp_path)
+    bag = bagit.Bag(str(folder))
+    bag.validate()
+    assert bag.info["Payload-Oxum"] == "0.0"
+    assert bag.info["External-Identifier"] == [f"urn:uuid:{dataset.pk}", "LAB-0042"]
+    assert list(bag.payload_files()) == []
