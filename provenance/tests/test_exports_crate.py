@@ -105,3 +105,15 @@ def test_pipeline_output_is_a_valid_process_run_crate(
 
     result = validate_crate(folder, "process-run-crate")
     assert result.passed(), issues(result)
+
+
+def test_the_validator_would_catch_a_crate_missing_a_file(
+    client_for, member, tmp_path, offline_contexts
+):
+    """The check above can fail: a payload file taken out of the crate is reported."""
+    dataset = upload_dataset(member, files=HOSTILE)
+    folder = crate_of(client_for("viewer"), dataset, tmp_path)
+    (folder / "data" / "plate 3" / "well A1.csv").unlink()
+    result = validate_crate(folder, "ro-crate-1.1")
+    assert not result.passed()
+    assert any(quote("data/plate 3/well A1.csv") in line for line in issues(result)), issues(result)
