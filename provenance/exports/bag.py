@@ -23,7 +23,7 @@ from catalog.selectors.archive import ZipMember, dataset_date_time, dataset_zip_
 from lakeweb.storage import layer_store
 
 from .metadata import export_settings, metadata_items, person_name
-from .streams import GeneratedFile, verified_opener
+from .streams import GeneratedFile, as_stream, verified_opener
 
 ROWS_PER_BATCH = 500
 TAG_FILES = ("bagit.txt", "bag-info.txt", "manifest-sha256.txt")
@@ -104,7 +104,10 @@ def _members(dataset: Dataset) -> Iterator[ZipMember]:
             digests[name] = digest
 
         return ZipMember(
-            f"{folder}/{name}", size, date_time, lambda: GeneratedFile(pieces(), on_close=keep)
+            f"{folder}/{name}",
+            size,
+            date_time,
+            lambda: as_stream(GeneratedFile(pieces(), on_close=keep)),
         )
 
     yield tag("bagit.txt", lambda: ["BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"], 64)

@@ -24,7 +24,7 @@ from catalog.selectors.archive import ZipMember, dataset_date_time, zip_stream
 from lakeweb.storage import layer_store
 
 from .metadata import export_settings, metadata_items, person_name
-from .streams import GeneratedFile, verified_opener
+from .streams import GeneratedFile, as_stream, verified_opener
 
 CRATE_SPEC = "https://w3id.org/ro/crate/1.1"
 PROCESS_PROFILE = "https://w3id.org/ro/wfrun/process/0.5"
@@ -83,7 +83,10 @@ def _members(dataset: Dataset) -> Iterator[ZipMember]:
     # Announced, not exact: zipfile only needs to know whether zip64 is due.
     estimate = 4096 + dataset.file_count * 4096
     yield ZipMember(
-        METADATA_FILE, estimate, date_time, lambda: GeneratedFile(crate_metadata(dataset=dataset))
+        METADATA_FILE,
+        estimate,
+        date_time,
+        lambda: as_stream(GeneratedFile(crate_metadata(dataset=dataset))),
     )
     store = layer_store(dataset.layer)
     for path, size, sha256, _type, key in _rows(dataset):

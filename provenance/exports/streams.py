@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Iterator
-from typing import IO
+from typing import IO, cast
 
 from lakeweb.errors import ChecksumMismatch
 
@@ -62,9 +62,14 @@ class VerifiedReader:
 
 def verified_opener(
     open_: Callable[[str], IO[bytes]], *, key: str, path: str, size: int, sha256: str
-) -> Callable[[], VerifiedReader]:
+) -> Callable[[], IO[bytes]]:
     """What ``ZipMember.open`` calls: the stored object, checked as it is read."""
-    return lambda: VerifiedReader(open_(key), path=path, size=size, sha256=sha256)
+    return lambda: as_stream(VerifiedReader(open_(key), path=path, size=size, sha256=sha256))
+
+
+def as_stream(reader: VerifiedReader | GeneratedFile) -> IO[bytes]:
+    """A reader typed as the stream ``zip_stream`` takes (it reads, closes, is a context)."""
+    return cast("IO[bytes]", reader)
 
 
 class GeneratedFile:
