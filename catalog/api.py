@@ -253,11 +253,14 @@ class DatasetRegister(generics.GenericAPIView):
     serializer_class = DatasetRegisterSerializer
 
     @extend_schema(
-        summary="Register the objects under an S3 prefix as a new raw dataset",
+        summary="Register the objects under an S3 prefix as a new dataset (raw, or derived)",
         description="Every check runs before the reply (400 lists the problems, nothing is "
-        "stored); a worker then copies the files. Poll the status URL until the dataset is "
-        "ready or failed. Only buckets listed in REGISTER_BUCKETS are read (403 when it is "
-        "empty); the body is at most API_MAX_BODY_BYTES of JSON, nested at most 20 levels.",
+        "stored); a worker then copies the files. With derived_from (ready datasets the caller "
+        "may read, at most 50) the dataset goes into processed, or curated for curators (403 "
+        "for others), and its provenance records a derivation. Poll the status URL until the "
+        "dataset is ready or failed. Only buckets listed in REGISTER_BUCKETS are read (403 "
+        "when it is empty); the body is at most API_MAX_BODY_BYTES of JSON, nested at most "
+        "20 levels.",
         responses={202: DatasetStatusSerializer, **error_responses(400, 401, 403, 413, 415)},
     )
     def post(self, request: Request) -> Response:

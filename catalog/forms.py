@@ -23,6 +23,7 @@ from .selectors.search import (
     NumberOutOfRange,
     value_number,
 )
+from .services.derive import MAX_DERIVED_FROM
 from .services.metadata_forms import MANDATORY_KEYS
 from .services.paths import file_count_check
 
@@ -49,6 +50,13 @@ class MultipleFileField(forms.FileField):
 
 
 MAX_EXPERIMENTS = 50
+# Room for MAX_DERIVED_FROM ids with separators; the service counts and reads them.
+DERIVED_FROM_CHARS = 4000
+UPLOAD_LAYERS = [
+    (Layer.RAW, "raw: original data"),
+    (Layer.PROCESSED, "processed: derived from the datasets above"),
+    (Layer.CURATED, "curated: derived, annotated, ready to use (curators)"),
+]
 
 
 class DatasetFieldsForm(forms.Form):
@@ -69,6 +77,20 @@ class DatasetFieldsForm(forms.Form):
         label="Experiments in this folder",
         help_text="The metadata form is filled once per experiment.",
     )
+    derived_from = forms.CharField(
+        required=False,
+        label="Derived from",
+        widget=forms.TextInput(attrs={"class": "derived-from-ids", "autocomplete": "off"}),
+        help_text="The ids of the ready datasets this data was made from, separated by "
+        f"commas (at most {MAX_DERIVED_FROM}); empty for original data.",
+    )
+    layer = forms.ChoiceField(
+        label="Layer",
+        choices=UPLOAD_LAYERS,
+        required=False,
+        initial=Layer.RAW,
+        help_text="Derived data goes into processed or curated; original data into raw.",
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -81,6 +103,18 @@ class DatasetFieldsForm(forms.Form):
 
     def clean_experiments(self) -> int:
         return self.cleaned_data["experiments"] or 1
+
+    def clean_derived_from(self) -> list[str]:
+        """The ids as listed; the service says which are wrong, and counts them."""
+        text = self.cleaned_data["derived_from"]
+        if len(text) > DERIVED_FROM_CHARS:
+            raise ValidationError(
+                f"List at most {MAX_DERIVED_FROM} datasets ({DERIVED_FROM_CHARS:,} characters)."
+            )
+        return [part for part in re.split(r"[\s,]+", text) if part]
+
+    def clean_layer(self) -> str:
+        return self.cleaned_data["layer"] or Layer.RAW
 
 
 def _file_list(text: str, *, what: str, depth: int) -> Any:

@@ -16,6 +16,7 @@ from .forms import MAX_EXPERIMENTS
 from .models import DataFile, Dataset, Layer, MetadataFormVersion, Promotion, Source
 from .selectors.forms import metadata_form_find
 from .services import DatasetDraft, form_version_current
+from .services.derive import MAX_DERIVED_FROM
 
 # The repeatable parameters: arrays, sent as ?tags=a&tags=b (style form, explode).
 REPEATED_QUERY_PARAMETERS = [
@@ -242,6 +243,20 @@ class DatasetRegisterSerializer(serializers.Serializer):
         default=list,
         max_length=MAX_TAGS,
     )
+    derived_from = serializers.ListField(
+        child=serializers.CharField(max_length=100),
+        required=False,
+        default=list,
+        max_length=MAX_DERIVED_FROM,
+        help_text="Ids of the ready datasets this data was made from; the dataset then goes "
+        "into `layer` (processed, or curated for curators), never raw.",
+    )
+    layer = serializers.ChoiceField(
+        choices=[Layer.RAW, Layer.PROCESSED, Layer.CURATED],
+        required=False,
+        default=Layer.RAW,
+        help_text="raw for original data; processed or curated for derived data.",
+    )
 
     def validate_source(self, value: str) -> Source:
         source = Source.objects.filter(slug=value).first()
@@ -281,6 +296,8 @@ class DatasetRegisterSerializer(serializers.Serializer):
             description=data["description"],
             external_id=data["external_id"],
             tags=data["tags"],
+            layer=data["layer"],
+            derived_from=data["derived_from"],
         )
 
 

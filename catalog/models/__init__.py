@@ -5,7 +5,7 @@ from .events import Activity, ProvenanceEvent
 from .forms import FieldType, MetadataField, MetadataForm, MetadataFormVersion
 from .promotions import Promotion
 from .tallies import CatalogVersion, DatasetTally, FieldValueTally, TagTally
-from .uploads import UploadFile, UploadPart
+from .uploads import DerivationSource, UploadFile, UploadPart
 
 __all__ = [
     "Activity",
@@ -15,6 +15,7 @@ __all__ = [
     "Dataset",
     "DatasetStatus",
     "DatasetTally",
+    "DerivationSource",
     "FieldType",
     "FieldValueTally",
     "Layer",

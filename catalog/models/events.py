@@ -17,6 +17,7 @@ class Activity(models.TextChoices):
     COLLECTION = "collection", "collection"
     PROMOTION = "promotion", "promotion"
     PIPELINE = "pipeline", "pipeline"
+    DERIVATION = "derivation", "derivation"
     NOTE = "note", "manual note"
     BACKUP = "backup", "backup"
     RESTORE = "restore", "restore"

@@ -57,3 +57,27 @@ class UploadPart(models.Model):
 
     def __str__(self) -> str:
         return f"{self.upload_file.path} part {self.number}"
+
+
+class DerivationSource(models.Model):
+    """A ready dataset an unfinished derived upload is made from, and its digest then.
+
+    Written when the upload starts (so a resumed upload keeps its sources) and
+    read when it is sealed into the ``derivation`` provenance event, which is
+    the lasting record; the rows go with the upload's other bookkeeping.
+    """
+
+    dataset = models.ForeignKey(
+        Dataset, on_delete=models.CASCADE, related_name="derivation_sources"
+    )
+    source = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="+")
+    manifest_digest = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "source"], name="derivationsource_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dataset_id} from {self.source_id}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..models import Dataset
+from ..services.derive import derivation_sources_of
 
 FILE_FIELDS = ("id", "path", "size", "received", "chunk_size", "completed")
 
@@ -38,7 +39,8 @@ def upload_draft(*, dataset: Dataset) -> dict[str, Any]:
 
     The page shows these, read-only, when it resumes the upload: the dataset
     was validated and created with them, and they are what it will be sealed
-    with. Two queries (the source, the tags).
+    with, in its layer, from the same sources. Three queries (the source, the
+    tags, the sources it is derived from).
     """
     return {
         "name": dataset.name,
@@ -47,4 +49,6 @@ def upload_draft(*, dataset: Dataset) -> dict[str, Any]:
         "external_id": dataset.external_id,
         "tags": [tag.name for tag in dataset.tags.all()],
         "experiments": dataset.metadata.get("experiments", []),
+        "layer": dataset.layer,
+        "derived_from": derivation_sources_of(dataset=dataset),
     }

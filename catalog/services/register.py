@@ -27,6 +27,7 @@ from lakeweb.text import text_unstorable
 from ..metadata import METADATA_TEXT_MAX
 from ..models import Dataset, DatasetStatus, FieldValueTally, MetadataFormVersion
 from .datasets import dataset_fail
+from .derive import derivation_sources_check
 from .ingest import dataset_ingest_copy, draft_field_problems, draft_owner_check, origin_files
 from .metadata_forms import metadata_clean
 from .origins import S3Prefix, shown
@@ -65,6 +66,8 @@ def dataset_register_start(*, draft: DatasetDraft, prefix: str) -> Dataset:
     draft_owner_check(draft.owner)
     if not settings.REGISTER_BUCKETS:
         raise PermissionRefused(REGISTER_OFF)
+    # Before the bucket is listed: wrong sources need no request to S3.
+    derivation_sources_check(user=draft.owner, ids=draft.derived_from, layer=draft.layer)
     problems = [
         *draft_field_problems(name=draft.name, external_id=draft.external_id),
         *_prefix_problems(prefix),

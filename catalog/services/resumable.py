@@ -30,7 +30,7 @@ from lakeweb.db import rows_insert
 from lakeweb.errors import ActionRefused, NotFound, PermissionRefused, UploadClosed
 from lakeweb.storage import StorageError, layer_store
 
-from ..models import Dataset, DatasetStatus, UploadFile, UploadPart
+from ..models import Dataset, DatasetStatus, Layer, UploadFile, UploadPart
 from .datasets import dataset_fail, dataset_storage_key
 from .paths import MAX_PROBLEMS_SHOWN, clean_paths, file_count_check
 from .upload import (
@@ -45,6 +45,7 @@ logger = logging.getLogger(__name__)
 MIB = 1024 * 1024
 S3_MAX_PARTS = 10_000
 MAX_FILE_SIZE = 5 * 1024**4  # S3's limit for one object
+UPLOAD_LAYERS = (Layer.RAW, Layer.PROCESSED, Layer.CURATED)
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,7 @@ def upload_session_cancel(*, dataset: Dataset, reason: str = "Upload cancelled."
         store.part_upload_abort(upload.storage_key, upload.storage_upload_id)
     dataset_fail(dataset=dataset, reason=reason)
     _upload_rows_delete(dataset)
+    dataset.derivation_sources.all().delete()
 
 
 def _upload_rows_delete(dataset: Dataset) -> None:
@@ -183,8 +185,10 @@ def uploads_abandoned_clean(*, older_than: datetime.timedelta) -> int:
         except StorageError:
             logger.exception("could not clean abandoned upload %s", dataset.pk)
     known = set(UploadFile.objects.values_list("storage_upload_id", flat=True))
-    store = layer_store("raw")
-    for key, upload_id in store.part_uploads_stale(before=cutoff):
-        if upload_id not in known:
-            store.part_upload_abort(key, upload_id)
+    # Derived uploads go to processed and curated, so their parts are there.
+    for layer in UPLOAD_LAYERS:
+        store = layer_store(layer)
+        for key, upload_id in store.part_uploads_stale(before=cutoff):
+            if upload_id not in known:
+                store.part_upload_abort(key, upload_id)
     return count

@@ -1,4 +1,4 @@
-"""Uploads into the raw layer.
+"""Uploads: into raw, or into processed/curated when derived from ready datasets.
 
 An upload is three steps so it can grow into resumable, chunked uploads:
 ``dataset_upload_start`` (validate everything, create the hidden row),
@@ -23,6 +23,7 @@ from lakeweb.storage import StorageError, StoredObject, layer_store
 
 from ..models import Activity, DataFile, Dataset, Layer, MetadataFormVersion, Source
 from .datasets import dataset_create, dataset_fail, dataset_seal, dataset_storage_key
+from .derive import derivation_record, derivation_sources_check, derivation_sources_keep
 from .events import provenance_record
 from .indexing import folder_of
 from .metadata_forms import metadata_clean, metadata_document
@@ -42,7 +43,12 @@ class UploadedItem:
 
 @dataclass(frozen=True)
 class DatasetDraft:
-    """What describes a new raw dataset, however its files arrive (page, protocol, ingest)."""
+    """What describes a new dataset, however its files arrive (page, protocol, ingest).
+
+    ``derived_from`` names ready datasets (ids as given, checked by
+    ``derivation_sources_check``); a derived dataset goes into ``layer``,
+    processed or curated. Without sources the layer is raw.
+    """
 
     owner: User
     name: str
@@ -52,34 +58,41 @@ class DatasetDraft:
     description: str = ""
     external_id: str = ""
     tags: Sequence[str] = ()
+    layer: str = Layer.RAW
+    derived_from: Sequence[str] = ()
 
 
 @transaction.atomic
 def dataset_upload_start(*, draft: DatasetDraft) -> Dataset:
-    """Create the raw dataset row, status ``uploading`` (invisible to browsing).
+    """Create the dataset row, status ``uploading`` (invisible to browsing).
 
     Each experiment's values are validated against ``form_version``; the
-    mandatory keys are filled in (see ``metadata_document``).
+    mandatory keys are filled in (see ``metadata_document``). The sources of
+    a derived upload are checked and kept with it (``derive``).
     """
     owner, form_version, experiments = draft.owner, draft.form_version, draft.experiments
     if not owner.has_perm("catalog.add_dataset"):
         raise PermissionRefused("Only lab members can upload datasets.")
     if form_version is not None and form_version.form.retired:
         raise ActionRefused(f"The form '{form_version.form}' is retired; choose another one.")
+    sources = derivation_sources_check(user=owner, ids=draft.derived_from, layer=draft.layer)
     if form_version is not None:
         experiments = [metadata_clean(version=form_version, values=e) for e in experiments]
     metadata = metadata_document(source=draft.source, experiments=list(experiments))
-    return dataset_create(
+    dataset = dataset_create(
         name=draft.name,
         description=draft.description,
         source=draft.source,
         external_id=draft.external_id,
-        layer=Layer.RAW,
+        layer=draft.layer,
         owner=owner,
         metadata=metadata,
         form_version=form_version,
         tags=draft.tags,
+        derived_from=sources,
     )
+    derivation_sources_keep(dataset=dataset, sources=sources)
+    return dataset
 
 
 def dataset_file_store(
@@ -115,23 +128,27 @@ def datafile_record(
 def dataset_upload_finish(
     *, dataset: Dataset, actor: User, parameters: dict[str, Any] | None = None
 ) -> Dataset:
-    """Seal the dataset (now visible) and record the ``collection`` provenance.
+    """Seal the dataset (now visible) and record its provenance.
 
-    ``parameters`` add to what the event records (ingest: ``via`` and ``origin``).
+    A derived upload gets a ``derivation`` event naming its sources, any other
+    a ``collection``. ``parameters`` add to what the event records (ingest:
+    ``via`` and ``origin``).
     """
     dataset_seal(dataset=dataset)
-    provenance_record(
-        activity=Activity.COLLECTION,
-        actor=actor,
-        dataset=dataset,
-        target_layer=dataset.layer,
-        parameters={
-            "files": dataset.file_count,
-            "bytes": dataset.total_size,
-            "via": "upload",
-            **(parameters or {}),
-        },
-    )
+    recorded = {
+        "files": dataset.file_count,
+        "bytes": dataset.total_size,
+        "via": "upload",
+        **(parameters or {}),
+    }
+    if derivation_record(dataset=dataset, actor=actor, parameters=recorded) is None:
+        provenance_record(
+            activity=Activity.COLLECTION,
+            actor=actor,
+            dataset=dataset,
+            target_layer=dataset.layer,
+            parameters=recorded,
+        )
     return dataset
 
 

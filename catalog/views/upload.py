@@ -59,6 +59,8 @@ def _draft(
         description=data["description"],
         external_id=data["external_id"],
         tags=data["tags"],
+        layer=data["layer"],
+        derived_from=data["derived_from"],
     )
 
 
@@ -82,7 +84,9 @@ def upload(request: HttpRequest, form_id: int) -> HttpResponse:
                 for message in problems:
                     upload_form.add_error(None, message)
             else:
-                messages.success(request, f"Uploaded {dataset.file_count} files to raw.")
+                messages.success(
+                    request, f"Uploaded {dataset.file_count} files to {dataset.layer}."
+                )
                 return redirect("catalog:dataset_detail", pk=dataset.pk)
         else:
             for message in _path_problems(upload_form.cleaned_data.get("paths")):
@@ -245,6 +249,6 @@ def upload_finish(request: HttpRequest, upload_id: str) -> JsonResponse:
         dataset = services.upload_session_finish(dataset=dataset, user=request.user)
     except ActionRefused as exc:
         return _refusal(exc)
-    messages.success(request, f"Uploaded {dataset.file_count} files to raw.")
+    messages.success(request, f"Uploaded {dataset.file_count} files to {dataset.layer}.")
     url = reverse("catalog:dataset_detail", args=[dataset.pk])
     return JsonResponse({"dataset": str(dataset.pk), "url": url})

@@ -145,6 +145,10 @@
     setField("source", draft.source);
     setField("external_id", draft.external_id);
     setField("tags", (draft.tags || []).join(", "));
+    setField("layer", draft.layer || "raw");
+    setField("derived_from", (draft.derived_from || []).map(function (s) { return s.dataset; }).join(", "));
+    // The source picker (derive.js) shows the sources, read-only like the rest.
+    form.dispatchEvent(new CustomEvent("lakeweb:draft", { detail: draft }));
     count.value = String(Math.max(1, draft.experiments.length));
     showExperiments();
     draft.experiments.forEach(function (values, i) {
@@ -161,6 +165,7 @@
       el.disabled = false;
       el.removeAttribute("data-locked");
     });
+    form.dispatchEvent(new CustomEvent("lakeweb:unlock"));
   }
   function setField(name, value) {
     var field = form.elements.namedItem(name);
