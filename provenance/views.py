@@ -12,8 +12,10 @@ from catalog.models import Dataset, DatasetStatus
 from catalog.selectors import dataset_get
 from lakeweb.access import browse_required
 
+from .drawing import graph_svg
 from .exports import bag, crate, prov
 from .exports.names import export_filename
+from .graph import MAX_DRAWN, provenance_graph
 from .selectors import lineage, lineage_graph
 
 GONE = "This dataset was deleted; its files are gone."
@@ -70,3 +72,17 @@ def archive_response(pieces: Iterator[bytes], filename: str) -> StreamingHttpRes
     # A proxy that buffered the whole archive would undo the constant memory.
     response["X-Accel-Buffering"] = "no"
     return response
+
+
+@browse_required
+def dataset_graph(request: HttpRequest, pk: str) -> HttpResponse:
+    """The drawn graph of a dataset's ancestors and descendants (server-side SVG)."""
+    dataset = dataset_get(pk=pk)
+    graph = provenance_graph(dataset=dataset)
+    context = {
+        "dataset": dataset,
+        "graph": graph,
+        "svg": graph_svg(graph=graph, title=f"Provenance graph of {dataset.name}"),
+        "max_drawn": MAX_DRAWN,
+    }
+    return render(request, "provenance/graph.html", context)
