@@ -22,7 +22,16 @@ from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from catalog.models import Activity, DataFile, Dataset, DatasetStatus, ProvenanceEvent, Source
+from catalog.models import (
+    Activity,
+    DataFile,
+    Dataset,
+    DatasetStatus,
+    DerivationSource,
+    Layer,
+    ProvenanceEvent,
+    Source,
+)
 from catalog.services import (
     DatasetDraft,
     dataset_file_store,
@@ -36,7 +45,7 @@ from lakeweb.jobs.runner import job_run
 from lakeweb.jobs.tasks import job_run_task
 from lakeweb.storage import layer_store
 
-from .factories import microscopy_form
+from .factories import DatasetFactory, microscopy_form
 
 pytestmark = pytest.mark.django_db
 
@@ -641,3 +650,112 @@ def test_the_service_refuses_unstorable_metadata_from_any_caller(member, setting
         "Metadata 'x' is not a finite number.",
     ]
     assert not Dataset.objects.exists() and not Job.objects.exists()
+
+
+# --- derived from ready datasets (issue 13): checked before the bucket is read ------
+
+
+@pytest.fixture
+def source(member) -> Dataset:
+    return DatasetFactory(owner=member, name="Raw run", layer=Layer.RAW)
+
+
+def _derived_counts() -> tuple[int, int, int, list[str]]:
+    keys = sorted(layer_store(Layer.PROCESSED).list_keys("")) + sorted(
+        layer_store(Layer.CURATED).list_keys("")
+    )
+    return (
+        Dataset.objects.count(),
+        DerivationSource.objects.count(),
+        ProvenanceEvent.objects.count(),
+        keys,
+    )
+
+
+def test_a_registration_derived_from_a_dataset_lands_in_processed(
+    register, body, source, queued, member
+) -> None:
+    body.update(derived_from=[str(source.pk)], layer="processed")
+
+    response = register(body)
+
+    assert response.status_code == 202, response.json()
+    assert response.json()["layer"] == "processed"
+    run_queued(queued)
+    dataset = Dataset.objects.get(pk=response.json()["id"])
+    assert dataset.layer == Layer.PROCESSED and dataset.status == "ready"
+    event = ProvenanceEvent.objects.get(dataset=dataset)
+    assert event.activity == Activity.DERIVATION and list(event.used.all()) == [source]
+    assert event.parameters["sources"] == [
+        {
+            "dataset": str(source.pk),
+            "name": "Raw run",
+            "layer": "raw",
+            "manifest_digest": source.manifest_digest,
+        }
+    ]
+    assert event.parameters["origin"] == body["prefix"]
+    for datafile in dataset.files.all():
+        assert layer_store(Layer.PROCESSED).exists(datafile.storage_key)
+
+
+def _derive_refused(register, body, queued, status: int, role: str = "member") -> dict[str, Any]:
+    before = _derived_counts()
+    response = register(body, role)
+    assert response.status_code == status, response.json()
+    assert _derived_counts() == before and queued == []
+    return response.json()
+
+
+def test_a_missing_source_is_refused_before_the_bucket_is_read(
+    register, body, queued, source
+) -> None:
+    missing = uuid.uuid4()
+    body.update(derived_from=[str(source.pk), str(missing)], layer="processed")
+    reply = _derive_refused(register, body, queued, 400)
+    assert reply["detail"] == f"No dataset has the id {missing}."
+
+
+def test_a_source_not_ready_is_refused(register, body, queued, source) -> None:
+    Dataset.objects.filter(pk=source.pk).update(status="failed")
+    body.update(derived_from=[str(source.pk)], layer="processed")
+    reply = _derive_refused(register, body, queued, 400)
+    assert reply["detail"] == (
+        f"'Raw run' ({source.pk}) is failed: only ready datasets can be derived from."
+    )
+
+
+def test_malformed_and_too_many_ids_are_refused(register, body, queued) -> None:
+    body.update(derived_from=["nope"], layer="processed")
+    reply = _derive_refused(register, body, queued, 400)
+    assert reply["detail"] == "'nope' is not a dataset id."
+    body.update(derived_from=[str(uuid.uuid4()) for _ in range(51)])
+    reply = _derive_refused(register, body, queued, 400)
+    assert reply["errors"]["derived_from"] == ["Ensure this field has no more than 50 elements."]
+
+
+def test_deriving_into_raw_is_refused(register, body, queued, source) -> None:
+    body.update(derived_from=[str(source.pk)], layer="raw")
+    reply = _derive_refused(register, body, queued, 400)
+    assert reply["detail"] == (
+        "A derived dataset goes into processed or curated, never raw: raw holds original data only."
+    )
+
+
+DERIVE_CURATED = {"anonymous": 401, "viewer": 403, "member": 403, "curator": 202, "admin": 202}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_registering_into_curated_per_role(register, body, queued, source, role) -> None:
+    body.update(derived_from=[str(source.pk)], layer="curated")
+    if DERIVE_CURATED[role] != 202:
+        reply = _derive_refused(register, body, queued, DERIVE_CURATED[role], role)
+        assert reply["detail"] in (
+            "Authentication credentials were not provided.",
+            "Only lab members can register datasets.",
+            "Only curators can put a dataset into curated; lab members derive into processed.",
+        )
+        return
+    response = register(body, role)
+    assert response.status_code == 202, response.json()
+    assert Dataset.objects.get(pk=response.json()["id"]).layer == Layer.CURATED

@@ -69,6 +69,11 @@ PAGES: dict[str, tuple[str, Callable[..., str], int]] = {
     "catalog list": ("viewer", lambda d, f: reverse("catalog:dataset_list"), 200),
     "dataset page": ("viewer", lambda d, f: reverse("catalog:dataset_detail", args=[d.pk]), 200),
     "dashboard": ("viewer", lambda d, f: reverse("catalog:dashboard"), 200),
+    "provenance graph": (
+        "viewer",
+        lambda d, f: reverse("provenance:dataset_graph", args=[d.pk]),
+        200,
+    ),
     "upload page": ("member", lambda d, f: reverse("catalog:upload", args=[f.pk]), 200),
     "backups page": ("admin", lambda d, f: reverse("backups:backup_list"), 200),
     "admin index": ("admin", lambda d, f: reverse("admin:index"), 200),
