@@ -33,3 +33,8 @@ class JobAdmin(RecordAdmin):
     list_filter = ("kind", "status", "queue")
     list_select_related = ("requested_by",)
     search_fields = ("id", "error")
+
+
+# Users (with two-factor sign-in) and the audit trail, each in a module of its own.
+from . import admin_users  # noqa: E402, F401
+from .audit import admin as audit_admin  # noqa: E402, F401

@@ -10,3 +10,6 @@ import os
 import tempfile
 
 os.environ.setdefault("LAKEWEB_DATA_DIR", tempfile.mkdtemp(prefix="lakeweb-test-"))
+# Tests sign staff and curators in without a second factor; the tests of the
+# requirement itself (lakeweb/tests/test_mfa.py) turn it on.
+os.environ.setdefault("LAKEWEB_MFA_REQUIRED_FOR_STAFF", "false")

@@ -196,7 +196,8 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: its WWW-Authenticate header turns "not logged in" into 401.
-        "rest_framework.authentication.TokenAuthentication",
+        # lakeweb.audit.tokens: DRF's token check, with each use recorded in the audit trail.
+        "lakeweb.audit.tokens.AuditedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -409,6 +410,32 @@ LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
 # the license of datasets whose metadata states none (a URL or a name; unset: "not stated").
 EXPORT_ORGANIZATION = env.str("EXPORT_ORGANIZATION", default="")
 EXPORT_LICENSE = env.str("EXPORT_LICENSE", default="")
+
+# --- Two-factor sign-in and the audit trail (issue 14) ------------------------------
+# allauth's MFA: an authenticator app (TOTP) with recovery codes, and security
+# keys / passkeys (WebAuthn, allauth's own JS served as static files).
+INSTALLED_APPS += ["allauth.mfa", "auditlog"]
+# After AuthenticationMiddleware: both read request.user. The audit context
+# (actor, address) wraps the request; staff and curators without a second
+# factor are led to set one up before anything else.
+# Inserted before the last, django-prometheus's, which stays last.
+MIDDLEWARE[-1:-1] = [
+    "lakeweb.audit.middleware.AuditMiddleware",
+    "lakeweb.twofactor.MFARequiredMiddleware",
+]
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_TOTP_ISSUER = env.str("MFA_TOTP_ISSUER", default="lakeweb")
+# WebAuthn needs HTTPS, except on localhost; DEBUG also lets plain http through.
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG
+# Staff and curators must have a second factor (on unless a lab turns it off):
+# without one they are sent to set it up at their next page (lakeweb/twofactor.py).
+LAKEWEB_MFA_REQUIRED_FOR_STAFF = env.bool("LAKEWEB_MFA_REQUIRED_FOR_STAFF", default=True)
+# django-auditlog (lakeweb/audit): the address comes from allauth's client-IP
+# rule (ALLAUTH_TRUSTED_PROXY_COUNT), never from a header a client can forge.
+AUDITLOG_DISABLE_REMOTE_ADDR = False
+# One entry per API token, address and this many seconds: every use would be a
+# row per API request.
+AUDIT_TOKEN_USE_SECONDS = env.int("AUDIT_TOKEN_USE_SECONDS", default=300)
 
 LOGGING = {
     "version": 1,

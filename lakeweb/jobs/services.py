@@ -14,6 +14,7 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 
+from lakeweb.audit.services import audit_event
 from lakeweb.errors import ActionRefused, PermissionRefused
 from lakeweb.logs import NONE, request_id_current
 
@@ -51,6 +52,8 @@ def job_request(
         unique_key=unique_key,
         request_id="" if request_id_current() == NONE else request_id_current(),
     )
+    # In the same transaction: a refused request (its unique key taken) leaves no entry.
+    audit_event(subject=job, event="job requested", actor=job.requested_by, details={"kind": kind})
     transaction.on_commit(lambda: job_send(job))
     return job
 
