@@ -20,9 +20,11 @@ AUDITED: dict[str, dict[str, Any]] = {
     "auth.user": {
         "m2m_fields": {"groups", "user_permissions"},  # memberships and direct grants
         "mask_fields": ["password"],
+        "mask_callable": "lakeweb.audit.registry.hidden",
         "exclude_fields": ["last_login"],  # each sign-in is its own entry (receivers)
     },
     "auth.group": {"m2m_fields": {"permissions"}},
+    "account.emailaddress": {},
     "mfa.authenticator": {"exclude_fields": ["data"]},
     "catalog.source": {},
     "catalog.tag": {},
@@ -37,6 +39,12 @@ AUDITED: dict[str, dict[str, Any]] = {
     "django_celery_beat.solarschedule": {},
     "django_celery_beat.clockedschedule": {},
 }
+
+
+def hidden(value: str) -> str:
+    """What the trail shows of a masked field: that it changed, nothing of its value
+    (auditlog's own mask keeps half of a password hash)."""
+    return "(hidden)" if value and value != "None" else value
 
 
 def audit_register() -> None:
