@@ -425,6 +425,11 @@ MIDDLEWARE[-1:-1] = [
 ]
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
 MFA_TOTP_ISSUER = env.str("MFA_TOTP_ISSUER", default="lakeweb")
+# A code is good once whatever the cache: its period is kept on the authenticator's row.
+MFA_FORMS = {
+    "authenticate": "lakeweb.twofactor_forms.AuthenticateForm",
+    "reauthenticate": "lakeweb.twofactor_forms.ReauthenticateForm",
+}
 # WebAuthn needs HTTPS, except on localhost; DEBUG also lets plain http through.
 MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG
 # Staff and curators must have a second factor (on unless a lab turns it off):
@@ -433,6 +438,8 @@ LAKEWEB_MFA_REQUIRED_FOR_STAFF = env.bool("LAKEWEB_MFA_REQUIRED_FOR_STAFF", defa
 # django-auditlog (lakeweb/audit): the address comes from allauth's client-IP
 # rule (ALLAUTH_TRUSTED_PROXY_COUNT), never from a header a client can forge.
 AUDITLOG_DISABLE_REMOTE_ADDR = False
+# A raw save is data loaded as it was (loaddata, a restore, a test's saved state), not a change.
+AUDITLOG_DISABLE_ON_RAW_SAVE = True
 # One entry per API token, address and this many seconds: every use would be a
 # row per API request.
 AUDIT_TOKEN_USE_SECONDS = env.int("AUDIT_TOKEN_USE_SECONDS", default=300)

@@ -79,6 +79,23 @@ def test_a_code_used_once_is_refused_the_second_time(client, member) -> None:
     assert not _signed_in(client)
 
 
+def test_a_used_code_is_refused_even_when_the_cache_forgot_it(client, member) -> None:
+    """allauth's own guard is the cache: per process, and empty after a restart."""
+    from django.core.cache import cache
+
+    secret, _ = enrol(member)
+    _wait_for_next_period()
+    code = totp_code(secret)
+    assert _sign_in(client, member, code).status_code == 302
+    client.post(reverse("account_logout"))
+    cache.clear()
+
+    again = _sign_in(client, member, code)
+
+    assert again.status_code == 200 and "Incorrect code." in again.content.decode()
+    assert not _signed_in(client)
+
+
 @pytest.mark.parametrize("steps", [-2, -1, 1, 2])
 def test_a_code_out_of_its_window_is_refused(client, member, steps: int) -> None:
     secret, _ = enrol(member)
