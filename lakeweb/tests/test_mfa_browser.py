@@ -107,3 +107,44 @@ def test_enrol_sign_out_sign_in_with_a_code_then_with_a_recovery_code(
         .values_list("additional_data__event", flat=True)
     )
     assert events.count("sign-in") == 3 and events.count("failed second factor") == 1
+
+
+def test_a_security_key_is_added_and_signs_in(chromium_page, live_server, curator) -> None:
+    """WebAuthn with Chromium's virtual authenticator (DevTools protocol): allauth's
+    scripts, served as static files, run under the site's policy."""
+    page, base = chromium_page, live_server.url
+    devtools = page.context.new_cdp_session(page)
+    devtools.send("WebAuthn.enable")
+    devtools.send(
+        "WebAuthn.addVirtualAuthenticator",
+        {
+            "options": {
+                "protocol": "ctap2",
+                "transport": "usb",
+                "hasResidentKey": True,
+                "hasUserVerification": True,
+                "isUserVerified": True,
+            }
+        },
+    )
+
+    _sign_in_with_password(page, base)  # led to set up a factor, after the password again
+    page.wait_for_url(lambda url: reverse("account_reauthenticate") in url)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_url(base + reverse("mfa_activate_totp"))
+    page.goto(base + reverse("mfa_add_webauthn"))  # a key instead of an app
+    page.fill("input[name=name]", "lab key")
+    page.click("#mfa_webauthn_add")
+    page.wait_for_url(lambda url: reverse("mfa_add_webauthn") not in url)
+    assert second_factors(curator) == 2  # the key and its recovery codes
+
+    page.goto(base + reverse("catalog:dataset_list"))
+    assert page.url == base + reverse("catalog:dataset_list")  # no longer led to setup
+    _sign_out(page, base)
+
+    _sign_in_with_password(page, base)
+    page.wait_for_url(base + reverse("mfa_authenticate"))
+    page.click("#mfa_webauthn_authenticate")
+    page.wait_for_url(base + reverse("catalog:dataset_list"))
+    assert page.is_visible(f"nav >> text={EMAIL}")
