@@ -231,3 +231,21 @@ def test_with_the_setting_off_nobody_is_led_anywhere(settings, client_for) -> No
     settings.LAKEWEB_MFA_REQUIRED_FOR_STAFF = False
 
     assert client_for("admin").get(reverse("admin:index")).status_code == 200
+
+
+def test_the_first_admin_is_led_to_set_up_a_second_factor(required, client) -> None:
+    from lakeweb.setup import setup_token_make
+
+    created = client.post(
+        reverse("setup", args=[setup_token_make()]),
+        {"email": "pi@lab.example", "password": "a long lab passphrase"},
+    )
+    assert created.status_code == 302
+
+    admin_page = client.get(created["Location"])
+    assert admin_page.status_code == 302 and admin_page.url == reverse("mfa_activate_totp")
+    asked = client.get(admin_page.url)
+    assert asked.url.startswith(reverse("account_reauthenticate"))
+    confirmed = client.post(asked.url, {"password": "a long lab passphrase"})
+    assert confirmed.status_code == 302
+    assert client.get(reverse("mfa_activate_totp")).status_code == 200
