@@ -7,10 +7,12 @@ layer, a file-backed Celery broker); see ``.env.example`` for every variable.
 from __future__ import annotations
 
 import ipaddress
+import re
 import secrets
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -162,6 +164,37 @@ LAKEWEB_METRICS_ALLOW = [
     for network in env.list("LAKEWEB_METRICS_ALLOW", default=["127.0.0.1/32", "::1/128"])
     if network.strip()
 ]
+
+
+# --- Login throttling (lakeweb/accounts.py, issue 14) -------------------------------
+# Failed logins allowed per window ("5/5m": 5 in 5 minutes), counted in the
+# cache: per (address, account) pair, per account from anywhere, per address
+# over all accounts. A flood against one account spends only the pair's
+# allowance of its address, so others behind the same NAT still sign in.
+def _login_rate(name: str, default: str) -> str:
+    value = env.str(name, default=default)
+    if not re.fullmatch(r"[1-9][0-9]{0,5}/[1-9]?[0-9]{0,4}[smhd]", value):
+        raise ImproperlyConfigured(f"{name}={value!r}: write a count and a window, e.g. 5/5m")
+    return value
+
+
+LAKEWEB_LOGIN_FAILURES_PER_ACCOUNT_AND_ADDRESS = _login_rate(
+    "LAKEWEB_LOGIN_FAILURES_PER_ACCOUNT_AND_ADDRESS", "5/5m"
+)
+LAKEWEB_LOGIN_FAILURES_PER_ACCOUNT = _login_rate("LAKEWEB_LOGIN_FAILURES_PER_ACCOUNT", "30/15m")
+LAKEWEB_LOGIN_FAILURES_PER_ADDRESS = _login_rate("LAKEWEB_LOGIN_FAILURES_PER_ADDRESS", "100/15m")
+# Proxies (CIDRs, comma-separated) whose X-Forwarded-For is believed; empty:
+# the client is REMOTE_ADDR and the header is ignored (lakeweb/client_address.py).
+LAKEWEB_TRUSTED_PROXIES = env.list("LAKEWEB_TRUSTED_PROXIES", default=[])
+ACCOUNT_RATE_LIMITS = {
+    # allauth's "login" limit (30 login posts a minute per address, right or
+    # wrong) would let one account's flood refuse everyone behind that address;
+    # the failed-login buckets below bound password checks instead.
+    "login": "",
+    "login_failed": f"{LAKEWEB_LOGIN_FAILURES_PER_ACCOUNT_AND_ADDRESS}/key",
+    "login_failed_account": f"{LAKEWEB_LOGIN_FAILURES_PER_ACCOUNT}/key",
+    "login_failed_address": f"{LAKEWEB_LOGIN_FAILURES_PER_ADDRESS}/ip",
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
