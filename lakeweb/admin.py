@@ -8,6 +8,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from .jobs.models import Job
+from .tokens import admin as tokens_admin  # noqa: F401 - registers ApiTokenAdmin
 
 
 class RecordAdmin(admin.ModelAdmin):

@@ -51,7 +51,6 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "django_celery_beat",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "django_prometheus",
     "lakeweb",
@@ -224,13 +223,14 @@ CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
 # --- JSON API (lakeweb/api.py, SPEC §3 item 6) -------------------------------------
-# Scripts send "Authorization: Token <key>" (tokens are made in Django admin or
-# with ``manage.py drf_create_token``); the browsable API uses the session.
+# Scripts send "Authorization: Token <key>" (lakeweb/tokens: stored hashed, made
+# on the API token page or with ``manage.py api_token_create``); the browsable
+# API uses the session.
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: its WWW-Authenticate header turns "not logged in" into 401.
-        # lakeweb.audit.tokens: DRF's token check, with each use recorded in the audit trail.
-        "lakeweb.audit.tokens.AuditedTokenAuthentication",
+        # Hashed tokens (lakeweb/tokens), each use recorded in the audit trail.
+        "lakeweb.tokens.auth.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

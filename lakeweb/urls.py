@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from . import http_errors, metrics, tokens, views
+from . import http_errors, metrics, views
+from .tokens.views import api_token
 
 admin.site.site_header = "lakeweb administration"
 admin.site.site_title = "lakeweb admin"
@@ -11,7 +12,7 @@ urlpatterns = [
     path("health/", views.health, name="health"),
     path("metrics", metrics.metrics, name="metrics"),
     path("setup/<str:token>/", views.setup, name="setup"),
-    path("accounts/token/", tokens.api_token, name="api_token"),
+    path("accounts/token/", api_token, name="api_token"),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("datasets/", include("catalog.urls")),

@@ -4,12 +4,12 @@ import uuid
 
 import pytest
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from backups.models import BackupJob, BackupKind
 from backups.services import backup_request
 from conftest import ROLES
+from lakeweb.tokens.services import api_token_create
 
 pytestmark = pytest.mark.django_db
 
@@ -78,9 +78,9 @@ def test_unknown_and_malformed_job_ids_are_json_404s(api_for) -> None:
 
 
 def test_trigger_with_a_token(users) -> None:
-    token = Token.objects.create(user=users["curator"])
+    _, key = api_token_create(user=users["curator"])
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     assert client.post(reverse("api:backup_list")).status_code == 202
     client.credentials(HTTP_AUTHORIZATION="Token wrong")
     assert client.post(reverse("api:backup_list")).status_code == 401

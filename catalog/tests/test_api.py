@@ -6,11 +6,11 @@ import pytest
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from catalog.models import Dataset, DatasetStatus, Promotion
 from conftest import ROLES
+from lakeweb.tokens.services import api_token_create
 
 from .factories import FILES, promote_dataset, upload_dataset
 
@@ -314,15 +314,15 @@ def test_session_writes_need_the_csrf_token(users, dataset) -> None:
 
 
 def test_token_authentication(users, dataset) -> None:
-    token = Token.objects.create(user=users["member"])
+    _, key = api_token_create(user=users["member"])
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     assert client.get(reverse("api:dataset_list")).json()["count"] == 1
     assert client.post(promote_url(dataset), {}).status_code == 202  # no CSRF for tokens
 
 
 def test_wrong_token_is_a_401(users, dataset) -> None:
-    Token.objects.create(user=users["member"])
+    api_token_create(user=users["member"])
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION="Token 0123456789abcdef0123456789abcdef01234567")
     response = client.get(reverse("api:dataset_list"))

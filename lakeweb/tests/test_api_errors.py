@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 from django.test import Client, RequestFactory
-from rest_framework.authtoken.models import Token
 
 from catalog import api as catalog_api
 from catalog.models import Dataset, Promotion
@@ -21,6 +20,8 @@ from catalog.tests.factories import DatasetFactory
 from lakeweb import http_errors
 from lakeweb.api_parsers import JSON_MAX_DEPTH
 from lakeweb.jobs.models import Job
+from lakeweb.tokens.models import ApiToken
+from lakeweb.tokens.services import api_token_create
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +37,7 @@ def dataset(users) -> Dataset:
 
 @pytest.fixture
 def token(users) -> str:
-    return Token.objects.create(user=users["curator"]).key
+    return api_token_create(user=users["curator"])[1]
 
 
 @pytest.fixture
@@ -163,13 +164,13 @@ def test_a_forged_post_under_api_is_a_json_403(users) -> None:
 
 def test_a_forged_post_on_a_page_stays_html(users) -> None:
     client = session_client(users["curator"])
-    before = Token.objects.count()
+    before = ApiToken.objects.count()
 
     response = client.post("/accounts/token/", {"action": "create"})
 
     assert response.status_code == 403
     assert response["Content-Type"].startswith("text/html")
-    assert Token.objects.count() == before
+    assert ApiToken.objects.count() == before
 
 
 # --- 404 -------------------------------------------------------------------------------

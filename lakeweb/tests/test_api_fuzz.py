@@ -19,7 +19,6 @@ import schemathesis
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
-from rest_framework.authtoken.models import Token
 from schemathesis.checks import (
     content_type_conformance,
     negative_data_rejection,
@@ -29,6 +28,7 @@ from schemathesis.checks import (
 )
 
 from catalog.models import Dataset
+from lakeweb.tokens.services import api_token_create
 from lakeweb.wsgi import application
 
 # Bounded by the examples drawn (max_examples), and at worst by this clock.
@@ -55,9 +55,9 @@ def api_schema(users, filesystem_lake: Path) -> Iterator[Any]:
     # As Django's test client does: a request must not close the test's transaction.
     request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)
-    token = Token.objects.create(user=users["viewer"])
+    _, key = api_token_create(user=users["viewer"])
     yield schemathesis.openapi.from_wsgi(
-        "/api/schema/", application, headers={"Authorization": f"Token {token.key}"}
+        "/api/schema/", application, headers={"Authorization": f"Token {key}"}
     )
     request_started.connect(close_old_connections)
     request_finished.connect(close_old_connections)
@@ -68,7 +68,7 @@ def api_schema(users, filesystem_lake: Path) -> Iterator[Any]:
 
 @pytest.fixture
 def tokens(users) -> dict[str, str]:
-    return {role: Token.objects.get_or_create(user=users[role])[0].key for role in ROLES}
+    return {role: api_token_create(user=users[role])[1] for role in ROLES}
 
 
 schema = schemathesis.pytest.from_fixture("api_schema")
