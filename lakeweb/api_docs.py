@@ -35,8 +35,14 @@ class ErrorSerializer(serializers.Serializer):
 
 ERRORS = {
     400: "Bad input: `detail` says what is wrong (`errors` per field). Nothing was stored.",
-    401: "No token, or a wrong one: send `Authorization: Token <key>`.",
-    403: "Your role does not allow this, or the request was refused (the reason is given).",
+    401: (
+        "No token, a wrong one, or one that expired or was revoked (`detail` says which): "
+        "send `Authorization: Token <key>` with a live key."
+    ),
+    403: (
+        "Your role does not allow this, a read-only token tried to write, "
+        "or the request was refused (the reason is given)."
+    ),
     404: "Nothing you may see at this address: an unknown or malformed id.",
     409: "The state of the lake does not allow it (the reason is given). Nothing was stored.",
     413: "The body is larger than the API reads (API_MAX_BODY_BYTES).",
