@@ -185,6 +185,9 @@ LAKEWEB_LOGIN_FAILURES_PER_ADDRESS = _login_rate("LAKEWEB_LOGIN_FAILURES_PER_ADD
 # Proxies (CIDRs, comma-separated) whose X-Forwarded-For is believed; empty:
 # the client is REMOTE_ADDR and the header is ignored (lakeweb/client_address.py).
 LAKEWEB_TRUSTED_PROXIES = env.list("LAKEWEB_TRUSTED_PROXIES", default=[])
+# The site's address as users reach it, for links in mail sent outside a
+# request (``manage.py sync_groups`` invitations).
+LAKEWEB_SITE_URL = env.str("LAKEWEB_SITE_URL", default="http://localhost:8000")
 ACCOUNT_RATE_LIMITS = {
     # allauth's "login" limit (30 login posts a minute per address, right or
     # wrong) would let one account's flood refuse everyone behind that address;
