@@ -83,6 +83,10 @@ def _accounts(wanted: GroupFile) -> dict[str, User]:
                 [f"{user.lower_email}: two accounts have this email; an admin must merge them"]
             )
         found[user.lower_email] = user
+    # An account may hold the email as one of allauth's addresses, not as its main one.
+    addresses = EmailAddress.objects.annotate(lower_email=Lower("email")).select_related("user")
+    for address in addresses.filter(lower_email__in=wanted.emails() - found.keys()):
+        found.setdefault(address.lower_email, address.user)
     return found
 
 

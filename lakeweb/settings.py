@@ -165,7 +165,7 @@ LAKEWEB_METRICS_ALLOW = [
 ]
 
 
-# --- Login throttling (lakeweb/accounts.py, issue 14) -------------------------------
+# --- Login throttling (lakeweb/accounts.py) and invitations (sync_groups), issue 14 --
 # Failed logins allowed per window ("5/5m": 5 in 5 minutes), counted in the
 # cache: per (address, account) pair, per account from anywhere, per address
 # over all accounts. A flood against one account spends only the pair's

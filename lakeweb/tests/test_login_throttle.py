@@ -14,6 +14,7 @@ from django.test import Client
 from django.urls import reverse
 
 from conftest import PASSWORD, require_services
+from lakeweb.groups_sync import invitation_url
 from lakeweb.tests.test_cache import redis_cache, redis_server  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.django_db
@@ -64,6 +65,19 @@ def test_a_right_password_gives_its_attempt_back(users) -> None:
         assert signed_in(log_in(email)), "successes do not fill the pair's allowance"
     flood(email, 1)
     assert refused(log_in(email))
+
+
+def test_a_password_reset_lifts_the_accounts_limit(users) -> None:
+    email = users["member"].email
+    flood(email, 5)
+    link = invitation_url(users["member"], site_url="")  # allauth's reset link, as mailed
+    browser = Client(REMOTE_ADDR=LAB_NAT)
+    form = browser.get(link, follow=True)
+    new = "another long passphrase 7"
+    done = browser.post(form.redirect_chain[-1][0], {"password1": new, "password2": new})
+    assert done.status_code == 302
+
+    assert signed_in(log_in(email, new))
 
 
 def test_one_address_trying_many_accounts_hits_the_address_limit(settings, users) -> None:

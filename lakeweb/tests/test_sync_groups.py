@@ -189,3 +189,23 @@ def test_an_invitation_that_cannot_be_sent_is_reported(tmp_path, lab, settings) 
 
     assert "new.student@lab.example: mail server down" in str(failed.value)
     assert groups_of("new.student@lab.example") == {"viewer"}, "the accounts were still made"
+
+
+def test_an_email_held_as_a_second_address_is_that_account(tmp_path, lab) -> None:
+    EmailAddress.objects.create(user=lab["member"], email="Ben.Alias@lab.example")
+    before = User.objects.count()
+
+    run(tmp_path, "curator:\n  - ben.alias@lab.example\n")
+
+    assert User.objects.count() == before and mail.outbox == []
+    assert "curator" in groups_of("member@lab.example")
+
+
+def test_two_accounts_with_one_email_are_refused(tmp_path, lab) -> None:
+    User.objects.create_user(username="twin", email="MEMBER@lab.example")
+    before = state()
+
+    with pytest.raises(CommandError, match="two accounts have this email"):
+        run(tmp_path, "viewer:\n  - member@lab.example\n")
+
+    assert state() == before

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from datetime import timedelta
 
 import pytest
 from django.test import Client
@@ -127,6 +128,17 @@ def test_past_the_most_live_tokens_a_new_one_is_refused(client_for, users) -> No
     assert response.status_code == 409
     assert "revoke one you no longer use first" in response.content.decode()
     assert ApiToken.objects.count() == MAX_LIVE_TOKENS
+
+
+def test_expired_tokens_do_not_count_against_the_most(client_for, users) -> None:
+    past = timezone.now() - timedelta(seconds=1)
+    for _ in range(MAX_LIVE_TOKENS):
+        api_token_create(user=users["member"])
+    ApiToken.objects.update(expires_at=past)
+
+    create(client_for("member"))
+
+    assert ApiToken.objects.count() == MAX_LIVE_TOKENS + 1
 
 
 def test_revoking_stops_the_token_and_keeps_its_record(client_for, users) -> None:

@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 KEY_MARK = "lw_"  # tells a lakeweb key apart in a script or a leaked log
 SHOWN_CHARACTERS = len(KEY_MARK) + 8
 MAX_KEY_LENGTH = 128  # longer is no key of ours: refused before hashing
-MAX_LIVE_TOKENS = 20  # per user: the page lists them all
+MAX_LIVE_TOKENS = 20  # unexpired and unrevoked, per user: the page lists them all
 TOUCH_EVERY = timedelta(minutes=1)  # last_used_at costs at most one write a minute
 
 
@@ -46,7 +46,8 @@ def api_token_create(
     """A new token and its key; the key is returned here once and stored only as its digest."""
     # Lock the user's row: two concurrent requests cannot both pass the count.
     get_user_model().objects.select_for_update().filter(pk=user.pk).first()
-    if api_tokens_of(user).count() >= MAX_LIVE_TOKENS:
+    unexpired = Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())
+    if api_tokens_of(user).filter(unexpired).count() >= MAX_LIVE_TOKENS:
         raise ActionRefused(
             f"You have {MAX_LIVE_TOKENS} tokens already: revoke one you no longer use first."
         )
