@@ -39,7 +39,9 @@ class AccountAdapter(DefaultAccountAdapter):
 
     def pre_authenticate(self, request: HttpRequest, **credentials: Any) -> None:
         account = self._get_login_attempts_cache_key(request, **credentials)
-        buckets = ((PAIR, f"{self.get_client_ip(request)}|{account}"), (ACCOUNT, account))
+        # get_ip: the client address, IPv6 cut to its /64 as allauth's per-address limits do,
+        # so that one host rotating through its own network gains no fresh pair allowance.
+        buckets = ((PAIR, f"{ratelimit.get_ip(request)}|{account}"), (ACCOUNT, account))
         spent: list[ratelimit.SingleRateLimitUsage] = []
         for action, key in (*buckets, (ADDRESS, None)):
             usage = ratelimit.consume(request, app=APP, action=action, key=key)
@@ -56,6 +58,6 @@ class AccountAdapter(DefaultAccountAdapter):
         # After a password reset (itself rate limited), the account starts afresh
         # from this address and from anywhere; the address bucket is left alone.
         account = self._get_login_attempts_cache_key(request, **credentials)
-        pair = f"{self.get_client_ip(request)}|{account}"
+        pair = f"{ratelimit.get_ip(request)}|{account}"
         for action, key in ((PAIR, pair), (ACCOUNT, account)):
             ratelimit.clear(request, app=APP, action=action, key=key)

@@ -67,6 +67,14 @@ def test_a_right_password_gives_its_attempt_back(users) -> None:
     assert refused(log_in(email))
 
 
+def test_an_ipv6_host_rotating_within_its_network_shares_one_pair(users) -> None:
+    email = users["member"].email
+    for n in range(5):
+        log_in(email, "wrong", address=f"2001:db8:1:2::{n + 1}")
+    assert refused(log_in(email, address="2001:db8:1:2::99"))
+    assert signed_in(log_in(email, address="2001:db8:1:3::1")), "another /64 is another address"
+
+
 def test_a_password_reset_lifts_the_accounts_limit(users) -> None:
     email = users["member"].email
     flood(email, 5)
