@@ -472,7 +472,7 @@ MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG
 # without one they are sent to set it up at their next page (lakeweb/twofactor.py).
 LAKEWEB_MFA_REQUIRED_FOR_STAFF = env.bool("LAKEWEB_MFA_REQUIRED_FOR_STAFF", default=True)
 # django-auditlog (lakeweb/audit): the address comes from allauth's client-IP
-# rule (ALLAUTH_TRUSTED_PROXY_COUNT), never from a header a client can forge.
+# rule (LAKEWEB_TRUSTED_PROXIES), never from a header a client can forge.
 AUDITLOG_DISABLE_REMOTE_ADDR = False
 # A raw save is data loaded as it was (loaddata, a restore, a test's saved state), not a change.
 AUDITLOG_DISABLE_ON_RAW_SAVE = True

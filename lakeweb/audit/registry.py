@@ -26,6 +26,9 @@ AUDITED: dict[str, dict[str, Any]] = {
     "auth.group": {"m2m_fields": {"permissions"}},
     "account.emailaddress": {},
     "mfa.authenticator": {"exclude_fields": ["data"]},
+    # Made, revoked, expiry and scope; never the key's digest, nor each use's time
+    # (uses are their own entries, audit_token_use).
+    "lakeweb.apitoken": {"exclude_fields": ["digest", "last_used_at"]},
     "catalog.source": {},
     "catalog.tag": {},
     "catalog.metadataform": {},

@@ -28,8 +28,8 @@ MAX_REPR = 200
 
 
 def client_address(request: HttpRequest) -> str | None:
-    """The client's IP address by allauth's rule (REMOTE_ADDR, or the trusted proxy's
-    X-Forwarded-For entry when ``ALLAUTH_TRUSTED_PROXY_COUNT`` says so); None if unknown."""
+    """The client's IP address by the account adapter's rule (REMOTE_ADDR, or behind the
+    proxies of ``LAKEWEB_TRUSTED_PROXIES`` their X-Forwarded-For entry); None if unknown."""
     try:
         address = get_adapter(request).get_client_ip(request)
     except (PermissionDenied, ImproperlyConfigured):

@@ -70,7 +70,7 @@ def test_admin_revokes_selected_tokens(client_for, users) -> None:
 
 
 def test_the_migration_hashes_plain_keys_which_keep_working(users) -> None:
-    migration = importlib.import_module("lakeweb.migrations.0003_hash_plain_api_tokens")
+    migration = importlib.import_module("lakeweb.migrations.0004_hash_plain_api_tokens")
     plain = "0123456789abcdef0123456789abcdef01234567"
     made = datetime(2026, 1, 2, 3, 4, tzinfo=UTC)
     with connection.cursor() as cursor:  # the table rest_framework.authtoken left behind
@@ -95,7 +95,7 @@ def test_the_migration_hashes_plain_keys_which_keep_working(users) -> None:
 
 
 def test_the_migration_does_nothing_without_the_old_table() -> None:
-    migration = importlib.import_module("lakeweb.migrations.0003_hash_plain_api_tokens")
+    migration = importlib.import_module("lakeweb.migrations.0004_hash_plain_api_tokens")
     with connection.schema_editor() as editor:
         migration.hash_plain_tokens(apps, editor)
     assert not ApiToken.objects.exists()

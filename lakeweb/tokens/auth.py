@@ -13,6 +13,8 @@ from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.permissions import SAFE_METHODS
 
+from lakeweb.audit.tokens import audit_token_use
+
 from .services import TokenRefused, api_token_authenticate
 
 READ_ONLY = "This token is read-only: it may read (GET) but not change anything."
@@ -23,8 +25,11 @@ class ApiTokenAuthentication(TokenAuthentication):
 
     def authenticate(self, request: Any) -> tuple[Any, Any] | None:
         result = super().authenticate(request)
-        if result is not None and result[1].read_only and request.method not in SAFE_METHODS:
+        if result is None:
+            return None
+        if result[1].read_only and request.method not in SAFE_METHODS:
             raise exceptions.PermissionDenied(READ_ONLY)
+        audit_token_use(request=request._request, token=result[1])
         return result
 
     def authenticate_credentials(self, key: str) -> tuple[Any, Any]:

@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("lakeweb", "0001_jobs"),
+        ("lakeweb", "0002_job_request_id"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

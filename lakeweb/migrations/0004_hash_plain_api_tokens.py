@@ -37,7 +37,7 @@ def hash_plain_tokens(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("lakeweb", "0002_api_tokens"),
+        ("lakeweb", "0003_api_tokens"),
     ]
 
     operations = [
