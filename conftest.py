@@ -111,6 +111,9 @@ def filesystem_lake(settings, tmp_path: Path) -> Path:
     """Every test gets its own empty lake folder (the embedded default)."""
     settings.LAKEWEB_STORAGE = "filesystem"
     settings.LAKEWEB_STORAGE_DIR = tmp_path / "lake"
+    # The backup store: a folder of its own beside the lake (or a bucket, with s3_lake).
+    settings.BACKUP_STORAGE = ""
+    settings.BACKUP_DIR = tmp_path / "backups"
     return settings.LAKEWEB_STORAGE_DIR
 
 
@@ -126,6 +129,7 @@ def s3_settings(endpoint: str) -> dict[str, object]:
         "S3_BUCKETS": {
             layer: f"t{run}-{layer}" for layer in ("raw", "processed", "curated", "archive")
         },
+        "BACKUP_S3_BUCKET": f"t{run}-backups",
     }
 
 

@@ -6,7 +6,7 @@ from django.conf import settings
 
 from lakeweb.jobs.registry import QUEUE_LONG, job_kind
 
-from .services import backup_body, backup_on_fail
+from .services import backup_on_fail, snapshot_body
 
 job_kind(
     "backup",
@@ -15,4 +15,4 @@ job_kind(
     time_limit=settings.JOBS_LONGEST_SECONDS,
     max_attempts=3,
     on_fail=backup_on_fail,
-)(backup_body)
+)(snapshot_body)

@@ -26,9 +26,20 @@ class BackupJob(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     job = models.OneToOneField(Job, on_delete=models.PROTECT, related_name="backup")
     kind = models.CharField(max_length=10, choices=BackupKind.choices)
-    prefix = models.CharField(max_length=200, blank=True, help_text="Snapshot folder in archive.")
+    prefix = models.CharField(
+        max_length=200, blank=True, help_text="Snapshot folder in the backup store."
+    )
+    # The consistent cut: datasets sealed at or before it are in the snapshot.
+    cut = models.DateTimeField(null=True, blank=True)
+    dataset_count = models.PositiveIntegerField(default=0)
     object_count = models.PositiveIntegerField(default=0)
+    # Bytes copied into the store (new blobs), and bytes of files whose blob it had.
     bytes_copied = models.PositiveBigIntegerField(default=0)
+    bytes_reused = models.PositiveBigIntegerField(default=0)
+    # manifest.json is written: the snapshot is complete and restorable.
+    complete = models.BooleanField(default=False)
+    # Retention (or an admin) removed the snapshot; its row stays as history.
+    removed_at = models.DateTimeField(null=True, blank=True)
     error_count = models.PositiveIntegerField(default=0)
     errors = models.JSONField(default=list, blank=True)
 
@@ -58,3 +69,21 @@ class BackupJob(models.Model):
     @property
     def finished_at(self) -> datetime.datetime | None:
         return self.job.finished_at
+
+
+class Blob(models.Model):
+    """A blob of the backup store (``blobs/sha256/ab/cd/<sha256>``), stored once for every
+    snapshot that names it.
+
+    ``last_used_at`` is set before a snapshot checks or copies the blob, so
+    garbage collection, which removes only blobs unused for the grace window,
+    never removes one a running snapshot relies on.
+    """
+
+    sha256 = models.CharField(max_length=64, primary_key=True)
+    size = models.PositiveBigIntegerField()
+    first_stored_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return self.sha256

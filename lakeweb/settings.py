@@ -334,6 +334,24 @@ Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
 # --- Backups ------------------------------------------------------------------------
 BACKUP_KEEP_DAILY = env.int("BACKUP_KEEP_DAILY", default=7)
 BACKUP_KEEP_WEEKLY = env.int("BACKUP_KEEP_WEEKLY", default=4)
+# The backup store (lakeweb/storage/backupstore.py), apart from the layers it
+# protects: "filesystem" (a folder, BACKUP_DIR) or "s3" (BACKUP_S3_BUCKET on
+# BACKUP_S3_ENDPOINT_URL). Empty: the same kind as LAKEWEB_STORAGE. The S3
+# endpoint, region and keys left empty are the layers' own (S3_*).
+BACKUP_STORAGE = env.str("BACKUP_STORAGE", default="")
+BACKUP_DIR = Path(env.str("BACKUP_DIR", default=str(DATA_DIR / "backups")))
+BACKUP_S3_BUCKET = env.str("BACKUP_S3_BUCKET", default="lakeweb-backups")
+BACKUP_S3_ENDPOINT_URL = env.str("BACKUP_S3_ENDPOINT_URL", default="") or None
+BACKUP_S3_REGION = env.str("BACKUP_S3_REGION", default="") or None
+BACKUP_S3_ACCESS_KEY_ID = env.str("BACKUP_S3_ACCESS_KEY_ID", default="") or None
+BACKUP_S3_SECRET_ACCESS_KEY = env.str("BACKUP_S3_SECRET_ACCESS_KEY", default="") or None
+# Object Lock (governance) days of a backups bucket lakeweb creates itself: at
+# least the longest a snapshot is kept (weekly: BACKUP_KEEP_WEEKLY weeks). 0: none.
+BACKUP_LOCK_DAYS = env.int("BACKUP_LOCK_DAYS", default=7 * BACKUP_KEEP_WEEKLY + 7)
+# A blob no kept snapshot names is removed this many days after a snapshot last used it.
+BACKUP_GC_GRACE_DAYS = env.int("BACKUP_GC_GRACE_DAYS", default=7)
+# Objects a snapshot or a restore copies at once (server-side copies wait on the store).
+BACKUP_CONCURRENCY = env.int("BACKUP_CONCURRENCY", default=8)
 
 # --- Celery and jobs (lakeweb/jobs) ---------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")

@@ -1,99 +1,190 @@
+"""Snapshots: content-addressed blobs, a consistent cut, a catalog without secrets."""
+
 from __future__ import annotations
 
-import datetime
 import hashlib
 import json
+import shutil
+import subprocess
 
 import pytest
-from django.utils import timezone
 
-from backups.models import BackupJob, BackupKind
-from backups.services import backup_prune, backup_request, snapshot_prefix
-from catalog.models import Activity, ProvenanceEvent
+from backups.models import BackupJob, BackupKind, Blob
+from backups.services import backup_request, blob_key, checksum_line
+from catalog.models import Activity, Dataset, DatasetStatus, ProvenanceEvent
 from catalog.services import PermissionRefused
 from catalog.tests.factories import FILES, promote_dataset, upload_dataset
-from conftest import read_object
 from lakeweb.jobs.models import JobStatus
 from lakeweb.jobs.runner import job_run
-from lakeweb.storage import layer_store
+from lakeweb.storage.backupstore import backup_store
 
 pytestmark = pytest.mark.django_db
 
 
-def run(job: BackupJob) -> None:
+def run(job: BackupJob) -> BackupJob:
     """Run a backup's job here, as a worker would, and read back both rows."""
     job_run(job_id=job.job_id)
     job.refresh_from_db()
     job.job.refresh_from_db()
+    return job
 
 
-def test_backup_copies_every_object_and_the_catalog_then_the_manifest(
+def read(key: str) -> bytes:
+    with backup_store().open(key) as stream:
+        return stream.read()
+
+
+def snapshot(user=None, kind: str = BackupKind.MANUAL) -> BackupJob:
+    return run(backup_request(kind=kind, user=user))
+
+
+def test_a_snapshot_stores_each_distinct_file_once_and_its_manifest_names_every_file(
     lake: str, member, curator
 ) -> None:
     source = upload_dataset(member)
-    promote_dataset(source, member)
-    job = backup_request(kind=BackupKind.MANUAL, user=curator)
+    promote_dataset(source, member)  # the same bytes again, under new keys
 
-    run(job)
+    job = snapshot(curator)
 
-    assert job.status == JobStatus.SUCCEEDED and job.errors == []
-    assert job.job.queue == "long" and job.job.result["objects"] == job.object_count
-    assert job.object_count == 2 * len(FILES) + 1  # raw + processed + catalog.json
-    assert job.bytes_copied == 2 * sum(len(d) for d in FILES.values())
-    manifest = json.loads(read_object("archive", job.prefix + "manifest.json"))
-    assert manifest["write_date"] and manifest["file_count"] == job.object_count
-    for entry in manifest["files"]:
-        data = read_object("archive", job.prefix + entry["path"])
-        assert len(data) == entry["size"]
-        assert hashlib.sha256(data).hexdigest() == entry["sha256"]
-    raw_key = f"objects/raw/{source.files.get(path='run1/empty.dat').storage_key}"
-    assert raw_key in {entry["path"] for entry in manifest["files"]}
-    catalog = json.loads(read_object("archive", job.prefix + "catalog.json"))
-    assert {"catalog.dataset", "catalog.datafile", "catalog.provenanceevent"} <= {
-        row["model"] for row in catalog
-    }
+    assert job.status == JobStatus.SUCCEEDED, job.job.log
+    assert job.job.queue == "long" and job.complete
+    distinct = {hashlib.sha256(data).hexdigest(): data for data in FILES.values()}
+    blobs = sorted(backup_store().list_keys("blobs/"))
+    assert blobs == sorted(blob_key(sha) for sha in distinct)
+    for sha, data in distinct.items():
+        assert read(blob_key(sha)) == data
+    total = sum(len(d) for d in FILES.values())
+    assert (job.bytes_copied, job.bytes_reused) == (total, total)
+    assert (job.dataset_count, job.object_count) == (2, 2 * len(FILES))
+    manifest = json.loads(read(job.prefix + "manifest.json"))
+    assert manifest["format"] == "lakeweb-snapshot/1" and manifest["write_date"]
+    assert manifest["kind"] == "manual" and manifest["cut"] == job.cut.isoformat()
+    files = [f for d in manifest["datasets"] for f in d["files"]]
+    assert len(files) == 2 * len(FILES)
+    for entry in files:
+        assert entry["blob"] == blob_key(entry["sha256"]) and entry["size"] == len(
+            distinct[entry["sha256"]]
+        )
+    catalog = read(job.prefix + "catalog.json")
+    assert manifest["catalog"]["sha256"] == hashlib.sha256(catalog).hexdigest()
     assert ProvenanceEvent.objects.filter(activity=Activity.BACKUP).count() == 1
 
 
-def test_manifest_is_written_last(member, monkeypatch) -> None:
+def test_a_second_snapshot_with_nothing_changed_copies_no_bytes(member) -> None:
     upload_dataset(member)
-    archive = layer_store("archive")
-    written: list[str] = []
+    snapshot()
+    stored = set(backup_store().list_keys("blobs/"))
 
-    def spy(method):
-        def write(self, key, body, **kwargs):
-            written.append(key.rsplit("/", 1)[-1])
-            return method(self, key, body, **kwargs)
+    second = snapshot()
 
-        return write
-
-    # Every way the store writes an object: streams and whole bytes.
-    for name in ("save", "put_bytes"):
-        monkeypatch.setattr(type(archive), name, spy(getattr(type(archive), name)))
-    run(backup_request(kind=BackupKind.MANUAL, user=None))
-    assert written[-1] == "manifest.json" and len(written) == len(FILES) + 2
+    assert second.status == JobStatus.SUCCEEDED and second.bytes_copied == 0
+    assert second.bytes_reused == sum(len(d) for d in FILES.values())
+    assert set(backup_store().list_keys("blobs/")) == stored
 
 
-def test_backup_job_runs_once(member) -> None:
+def test_the_catalog_holds_no_password_hash_token_or_session(member, curator) -> None:
+    from rest_framework.authtoken.models import Token
+
+    upload_dataset(member)
+    token = Token.objects.create(user=member)
+    job = snapshot(curator)
+
+    text = read(job.prefix + "catalog.json").decode()
+    catalog = json.loads(text)
+    assert member.password not in text and "pbkdf2" not in text and "md5$" not in text
+    assert token.key not in text and "password" not in text
+    users = {user["username"]: user for user in catalog["users"]}
+    assert users[member.username]["groups"] == ["member"]
+    assert {"groups", "users", "sources", "tags", "forms", "datasets", "promotions", "events"} <= (
+        set(catalog)
+    )
+
+
+def test_a_dataset_sealed_after_the_cut_waits_for_the_next_snapshot(member, monkeypatch) -> None:
+    early = upload_dataset(member, name="Early")
+    late = upload_dataset(member, name="Late")
+    from django.utils import timezone
+
+    # Sealed one hour after the cut this snapshot takes.
+    Dataset.objects.filter(pk=late.pk).update(
+        sealed_at=timezone.now() + timezone.timedelta(hours=1)
+    )
+
+    job = snapshot()
+
+    manifest = json.loads(read(job.prefix + "manifest.json"))
+    catalog = json.loads(read(job.prefix + "catalog.json"))
+    assert [d["id"] for d in manifest["datasets"]] == [str(early.pk)]
+    assert [d["id"] for d in catalog["datasets"]] == [str(early.pk)]
+    assert all(e["dataset"] != str(late.pk) for e in catalog["events"])
+    assert job.dataset_count == 1
+
+
+def test_sha256sum_checks_a_lake_folder_against_the_checksums_file(member, settings) -> None:
+    upload_dataset(member)
+    job = snapshot()
+
+    listing = backup_store().root / job.prefix / "manifest-sha256.txt"  # type: ignore[attr-defined]
+    result = subprocess.run(
+        [shutil.which("sha256sum") or "sha256sum", "-c", "--strict", str(listing)],
+        cwd=settings.LAKEWEB_STORAGE_DIR,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count(": OK") == len(FILES)
+
+
+def test_a_checksum_line_escapes_a_backslash_as_sha256sum_does() -> None:
+    assert checksum_line("ab", "raw/a\\b") == b"\\ab  raw/a\\\\b\n"
+    assert checksum_line("ab", "raw/a b") == b"ab  raw/a b\n"
+
+
+def test_a_rerun_after_the_manifest_was_written_records_the_snapshot_once(member) -> None:
     upload_dataset(member)
     job = backup_request(kind=BackupKind.DAILY, user=None)
     run(job)
-    assert job_run(job_id=job.job_id) is None
+    from lakeweb.jobs.models import Job
+
+    # As if the worker died after writing the manifest, before recording it:
+    # that last step (row complete, provenance event) is one transaction.
+    Job.objects.filter(pk=job.job_id).update(status=JobStatus.QUEUED, finished_at=None)
+    BackupJob.objects.filter(pk=job.pk).update(complete=False)
+    ProvenanceEvent.objects.filter(activity=Activity.BACKUP).delete()
+    manifest = read(job.prefix + "manifest.json")
+    run(job)
+
+    assert job.status == JobStatus.SUCCEEDED and job.complete and job.job.attempts == 2
     assert ProvenanceEvent.objects.filter(activity=Activity.BACKUP).count() == 1
+    assert read(job.prefix + "manifest.json") == manifest  # not written again
 
 
-def test_backup_records_a_missing_object_as_an_error(member) -> None:
+def test_a_missing_object_fails_the_snapshot_without_a_manifest(member, settings) -> None:
+    from lakeweb.jobs.models import Job
+    from lakeweb.storage import layer_store
+
+    settings.JOBS_RETRY_BACKOFF = 0
     dataset = upload_dataset(member)
     lost = dataset.files.get(path="run1/notes/readme.txt")
     layer_store("raw").delete(lost.storage_key)
+
     job = backup_request(kind=BackupKind.MANUAL, user=None)
+    for _attempt in range(3):  # a storage error may pass: tried three times
+        Job.objects.filter(pk=job.job_id).update(not_before=None)
+        run(job)
 
-    run(job)
+    assert job.status == JobStatus.FAILED and not job.complete and job.job.attempts == 3
+    assert "readme.txt" in job.job.error and "readme.txt" in job.errors[0], job.job.log
+    assert not backup_store().exists(job.prefix + "manifest.json")
 
-    assert job.status == JobStatus.FAILED and job.error_count == 1
-    assert "readme.txt" in job.errors[0] and "could not be copied" in job.job.error
-    manifest = json.loads(read_object("archive", job.prefix + "manifest.json"))
-    assert manifest["errors"] == job.errors
+
+def test_blobs_are_marked_used_by_each_snapshot(member) -> None:
+    upload_dataset(member)
+    snapshot()
+    first = dict(Blob.objects.values_list("sha256", "last_used_at"))
+    snapshot()
+    again = dict(Blob.objects.values_list("sha256", "last_used_at"))
+    assert set(first) == set(again) and all(again[sha] > first[sha] for sha in first)
 
 
 def test_only_curators_trigger_backups(member) -> None:
@@ -102,27 +193,11 @@ def test_only_curators_trigger_backups(member) -> None:
     assert not BackupJob.objects.exists()
 
 
-def test_snapshot_prefixes() -> None:
-    when = datetime.datetime(2026, 11, 22, 2, 0, tzinfo=datetime.UTC)  # a Sunday
-    assert snapshot_prefix(kind="daily", when=when) == "backups/daily/2026-11-22/"
-    assert snapshot_prefix(kind="weekly", when=when) == "backups/weekly/2026-W47/"
-    assert snapshot_prefix(kind="manual", when=when) == "backups/manual/2026-11-22T020000/"
-
-
-def test_retention_keeps_the_newest_snapshots(settings) -> None:
-    settings.BACKUP_KEEP_DAILY = 2
-    archive = layer_store("archive")
-    for day in ("2026-11-18", "2026-11-19", "2026-11-20"):
-        archive.put_bytes(f"backups/daily/{day}/manifest.json", b"{}")
-    archive.put_bytes("backups/weekly/2026-W40/manifest.json", b"{}")
-
-    assert backup_prune(kind="daily") == ["2026-11-18"]
-    remaining = sorted(archive.list_keys("backups/"))
-    assert remaining == [
-        "backups/daily/2026-11-19/manifest.json",
-        "backups/daily/2026-11-20/manifest.json",
-        "backups/weekly/2026-W40/manifest.json",
-    ]
+def test_uploading_datasets_are_not_in_a_snapshot(member) -> None:
+    ready = upload_dataset(member)
+    Dataset.objects.filter(pk=ready.pk).update(status=DatasetStatus.UPLOADING)
+    job = snapshot()
+    assert job.status == JobStatus.SUCCEEDED and job.dataset_count == 0 and job.object_count == 0
 
 
 def test_default_schedules_exist() -> None:
@@ -138,9 +213,3 @@ def test_default_schedules_exist() -> None:
     )
     assert json.loads(daily.kwargs) == {"kind": "daily"}
     assert daily.task == "backups.tasks.backup_scheduled_task"
-
-
-def test_timestamps_use_the_configured_time_zone(settings) -> None:
-    settings.TIME_ZONE = "Europe/Paris"
-    when = timezone.make_aware(datetime.datetime(2026, 11, 21, 23, 30), datetime.UTC)
-    assert snapshot_prefix(kind="daily", when=when) == "backups/daily/2026-11-22/"

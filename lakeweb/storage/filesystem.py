@@ -56,8 +56,9 @@ class FilesystemLayerStore(LayerStore):
 
     kind = "filesystem"
 
-    def __init__(self, layer: str, root: Path) -> None:
-        self.root = root / layer
+    def __init__(self, layer: str, root: Path, *, folder: Path | None = None) -> None:
+        # ``folder``: a store kept outside the layers' root (the backup store).
+        self.root = folder if folder is not None else root / layer
         super().__init__(layer, FileSystemStorage(location=self.root))
 
     def _limit(self, name: str, default: int) -> int:

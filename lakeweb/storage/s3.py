@@ -24,7 +24,7 @@ from .base import (
     StoredObject,
     unknown_object,
 )
-from .s3client import s3_client, s3_config
+from .s3client import S3Endpoint, lake_endpoint, s3_client, s3_config
 
 if TYPE_CHECKING:
     from storages.backends.s3 import S3Storage
@@ -47,12 +47,14 @@ class S3LayerStore(LayerStore):
     max_key_bytes = 1024
     kind = "S3"
 
-    def __init__(self, layer: str, bucket: str) -> None:
+    def __init__(self, layer: str, bucket: str, *, endpoint: S3Endpoint | None = None) -> None:
         self.bucket = bucket
-        super().__init__(layer, self._storage(settings.S3_ENDPOINT_URL))
+        # The layers share the lake's endpoint; the backup store may have its own.
+        self.endpoint = endpoint or lake_endpoint()
+        super().__init__(layer, self._storage(self.endpoint.url))
         # Browsers may reach the store at another address than the servers
         # do (compose: "minio:9000" inside, a public name outside).
-        public = settings.S3_PUBLIC_ENDPOINT_URL
+        public = settings.S3_PUBLIC_ENDPOINT_URL if endpoint is None else None
         self.public_storage = self._storage(public) if public else self.storage
 
     def _storage(self, endpoint_url: str | None) -> S3Storage:
@@ -61,9 +63,9 @@ class S3LayerStore(LayerStore):
         return S3Storage(
             bucket_name=self.bucket,
             endpoint_url=endpoint_url,
-            region_name=settings.S3_REGION,
-            access_key=settings.S3_ACCESS_KEY_ID,
-            secret_key=settings.S3_SECRET_ACCESS_KEY,
+            region_name=self.endpoint.region,
+            access_key=self.endpoint.access_key,
+            secret_key=self.endpoint.secret_key,
             client_config=s3_config(),
             file_overwrite=True,
             querystring_expire=settings.S3_PRESIGNED_URL_SECONDS,
@@ -75,7 +77,7 @@ class S3LayerStore(LayerStore):
         # One client for every thread (botocore clients are thread-safe): making
         # one costs a quarter of a second of CPU, which django-storages' client
         # per thread made a promotion's copying threads pay each.
-        return s3_client(endpoint_url=settings.S3_ENDPOINT_URL)
+        return s3_client(endpoint=self.endpoint)
 
     def save(self, key: str, stream: IO[bytes], *, content_type: str = "") -> StoredObject:
         reader = HashingReader(stream)
@@ -93,7 +95,8 @@ class S3LayerStore(LayerStore):
     def copy_to(
         self, key: str, target: LayerStore, target_key: str, *, size: int | None = None
     ) -> str | None:
-        if not isinstance(target, S3LayerStore):
+        if not isinstance(target, S3LayerStore) or target.endpoint != self.endpoint:
+            # Another endpoint (or other credentials) cannot copy server-side: stream and hash.
             with self.open(key) as stream:
                 return target.save(target_key, stream).sha256
         source = {"Bucket": self.bucket, "Key": key}
@@ -145,24 +148,28 @@ class S3LayerStore(LayerStore):
 
     def _create_bucket(self) -> None:
         args: dict[str, Any] = {"Bucket": self.bucket}
-        if settings.S3_REGION != "us-east-1":
-            args["CreateBucketConfiguration"] = {"LocationConstraint": settings.S3_REGION}
-        if self.layer == "raw":
+        if self.endpoint.region != "us-east-1":
+            args["CreateBucketConfiguration"] = {"LocationConstraint": self.endpoint.region}
+        retention = self._lock_retention()
+        if retention is not None:
             args["ObjectLockEnabledForBucket"] = True
         self.client.create_bucket(**args)
-        if self.layer == "raw":
+        if retention is not None:
             self.client.put_object_lock_configuration(
                 Bucket=self.bucket,
                 ObjectLockConfiguration={
                     "ObjectLockEnabled": "Enabled",
-                    "Rule": {
-                        "DefaultRetention": {
-                            "Mode": settings.RAW_RETENTION_MODE,
-                            "Days": settings.RAW_RETENTION_DAYS,
-                        }
-                    },
+                    "Rule": {"DefaultRetention": retention},
                 },
             )
+
+    def _lock_retention(self) -> dict[str, Any] | None:
+        """Raw is write-once; the backup store is locked for the longest retention kept."""
+        if self.layer == "raw":
+            return {"Mode": settings.RAW_RETENTION_MODE, "Days": settings.RAW_RETENTION_DAYS}
+        if self.layer == "backups" and settings.BACKUP_LOCK_DAYS > 0:
+            return {"Mode": "GOVERNANCE", "Days": settings.BACKUP_LOCK_DAYS}
+        return None
 
     def _put_archive_lifecycle(self) -> None:
         days = settings.ARCHIVE_LIFECYCLE_DAYS
@@ -174,14 +181,11 @@ class S3LayerStore(LayerStore):
                 "Transitions": [{"Days": days, "StorageClass": settings.ARCHIVE_STORAGE_CLASS}],
             }
         else:
-            # Without a cold class, old backup snapshots age out; archived
-            # datasets themselves are never expired.
-            rule = {
-                "ID": "lakeweb-archive-backups",
-                "Filter": {"Prefix": "backups/"},
-                "Status": "Enabled",
-                "Expiration": {"Days": days},
-            }
+            # Snapshots live in the backup store now, whose retention lakeweb
+            # decides (backups.services.retention): no rule expires anything
+            # here, and the old one that expired ``backups/`` by age goes.
+            self.client.delete_bucket_lifecycle(Bucket=self.bucket)
+            return
         self.client.put_bucket_lifecycle_configuration(
             Bucket=self.bucket, LifecycleConfiguration={"Rules": [rule]}
         )

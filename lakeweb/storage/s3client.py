@@ -8,6 +8,7 @@ within seconds, not a worker killed by gunicorn.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -53,16 +54,52 @@ def s3_config(
     )
 
 
-def s3_client(*, endpoint_url: str | None = None, config: Config | None = None) -> Any:
-    """A boto3 client for the lake's endpoint (or ``endpoint_url``) and credentials."""
-    return boto3.session.Session().client(
+@dataclass(frozen=True)
+class S3Endpoint:
+    """Where a store's buckets are and who it is there: the lake's, or the backup store's."""
+
+    url: str | None
+    region: str
+    access_key: str | None
+    secret_key: str | None
+
+
+def lake_endpoint() -> S3Endpoint:
+    """The layers' endpoint and credentials, as configured in settings."""
+    return S3Endpoint(
+        url=settings.S3_ENDPOINT_URL,
+        region=settings.S3_REGION,
+        access_key=settings.S3_ACCESS_KEY_ID,
+        secret_key=settings.S3_SECRET_ACCESS_KEY,
+    )
+
+
+def s3_client(
+    *,
+    endpoint_url: str | None = None,
+    config: Config | None = None,
+    endpoint: S3Endpoint | None = None,
+) -> Any:
+    """A boto3 client for the lake's endpoint (or ``endpoint_url``, or another ``endpoint``)."""
+    where = endpoint or lake_endpoint()
+    client = boto3.session.Session().client(
         "s3",
-        endpoint_url=endpoint_url or settings.S3_ENDPOINT_URL,
-        region_name=settings.S3_REGION,
-        aws_access_key_id=settings.S3_ACCESS_KEY_ID,
-        aws_secret_access_key=settings.S3_SECRET_ACCESS_KEY,
+        endpoint_url=endpoint_url or where.url,
+        region_name=where.region,
+        aws_access_key_id=where.access_key,
+        aws_secret_access_key=where.secret_key,
         config=config or s3_config(),
     )
+    client.meta.events.register("before-sign.s3.CopyObject", _copy_names_its_checksum)
+    return client
+
+
+def _copy_names_its_checksum(request: Any, **kwargs: Any) -> None:
+    """A copy into an Object Lock bucket (the backup store) must name its checksum
+    algorithm as uploads do; botocore sends only x-amz-checksum-algorithm on a copy."""
+    algorithm = request.headers.get("x-amz-checksum-algorithm")
+    if algorithm and "x-amz-sdk-checksum-algorithm" not in request.headers:
+        request.headers["x-amz-sdk-checksum-algorithm"] = algorithm
 
 
 def s3_buckets_check(*, connect_timeout: float = 1, read_timeout: float = 2) -> None:

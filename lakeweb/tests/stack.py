@@ -59,6 +59,7 @@ def worker_env(s3: dict[str, Any], data_dir: Path, **extra: str) -> dict[str, st
         "S3_ACCESS_KEY_ID": str(s3["S3_ACCESS_KEY_ID"]),
         "S3_SECRET_ACCESS_KEY": str(s3["S3_SECRET_ACCESS_KEY"]),
         **{f"S3_BUCKET_{layer.upper()}": name for layer, name in s3["S3_BUCKETS"].items()},
+        "BACKUP_S3_BUCKET": str(s3["BACKUP_S3_BUCKET"]),
         **extra,
     }
 

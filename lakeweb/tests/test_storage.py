@@ -26,13 +26,13 @@ def test_raw_bucket_has_object_lock_with_default_retention(s3_lake, settings) ->
     assert (retention["Mode"], retention["Days"]) == ("GOVERNANCE", 90)
 
 
-def test_archive_bucket_has_a_lifecycle_rule(s3_lake, settings) -> None:
+def test_archive_bucket_has_no_rule_that_expires_anything(s3_lake, settings) -> None:
+    """Snapshots live in the backup store, whose retention lakeweb decides (issue 12)."""
+    from botocore.exceptions import ClientError
+
     client = layer_store("archive").client
-    rules = client.get_bucket_lifecycle_configuration(Bucket=settings.S3_BUCKETS["archive"])[
-        "Rules"
-    ]
-    assert rules[0]["Expiration"]["Days"] == 180
-    assert rules[0]["Filter"]["Prefix"] == "backups/"
+    with pytest.raises(ClientError, match="NoSuchLifecycleConfiguration"):
+        client.get_bucket_lifecycle_configuration(Bucket=settings.S3_BUCKETS["archive"])
 
 
 def test_ensure_is_idempotent(s3_lake) -> None:

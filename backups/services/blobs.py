@@ -1,0 +1,105 @@
+"""Content-addressed blobs: each distinct SHA-256 stored once in the backup store.
+
+A snapshot copies a file only when the store lacks its SHA-256 (server-side
+where the layer and the store share an endpoint, streamed and hashed
+otherwise: :func:`lakeweb.storage.copy.copy_verified` decides). Ten datasets
+promoted from the same raw files cost one copy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from lakeweb.storage import LayerStore, layer_store
+from lakeweb.storage.copy import copy_verified
+
+from ..models import Blob
+
+# Distinct blobs checked (and copied) per round: rows touched in one query,
+# copies run BACKUP_CONCURRENCY at a time.
+BATCH = 200
+
+
+def blob_key(sha256: str) -> str:
+    """``blobs/sha256/ab/cd/<sha256>``: two levels of folders keep a folder small."""
+    return f"blobs/sha256/{sha256[:2]}/{sha256[2:4]}/{sha256}"
+
+
+@dataclass
+class BlobTally:
+    files: int = 0
+    bytes_new: int = 0
+    bytes_reused: int = 0
+    blobs_new: int = 0
+
+
+def blobs_store(
+    entries: Iterable[dict[str, Any]],
+    store: LayerStore,
+    *,
+    progress: Callable[[int], None],
+) -> BlobTally:
+    """Make sure the store holds a blob for every file entry; count new and reused bytes."""
+    tally, seen, batch = BlobTally(), set[str](), []
+    with ThreadPoolExecutor(settings.BACKUP_CONCURRENCY, thread_name_prefix="blobs") as pool:
+        for entry in entries:
+            tally.files += 1
+            if entry["sha256"] in seen:
+                tally.bytes_reused += entry["size"]  # the same bytes twice in one snapshot
+                continue
+            seen.add(entry["sha256"])
+            batch.append(entry)
+            if len(batch) >= BATCH:
+                _store_batch(batch, store, tally, pool)
+                batch = []
+                progress(tally.files)
+        _store_batch(batch, store, tally, pool)
+    progress(tally.files)
+    return tally
+
+
+def _store_batch(
+    batch: list[dict[str, Any]], store: LayerStore, tally: BlobTally, pool: ThreadPoolExecutor
+) -> None:
+    if not batch:
+        return
+    blobs_touch({entry["sha256"]: entry["size"] for entry in batch})
+    # Storage only in the threads: every row is written here, in the job's thread.
+    for entry, copied in zip(batch, pool.map(lambda e: _blob_put(e, store), batch), strict=True):
+        if copied:
+            tally.bytes_new += entry["size"]
+            tally.blobs_new += 1
+        else:
+            tally.bytes_reused += entry["size"]
+
+
+def blobs_touch(sizes: dict[str, int]) -> None:
+    """Mark blobs used now, before they are checked or copied (see Blob's docstring)."""
+    now = timezone.now()
+    Blob.objects.filter(sha256__in=list(sizes)).update(last_used_at=now)
+    Blob.objects.bulk_create(
+        [Blob(sha256=sha, size=size, last_used_at=now) for sha, size in sizes.items()],
+        ignore_conflicts=True,
+    )
+
+
+def _blob_put(entry: dict[str, Any], store: LayerStore) -> bool:
+    """Copy the file's bytes to its blob unless the store holds them; True if copied."""
+    key = blob_key(entry["sha256"])
+    if store.exists(key):
+        return False
+    copy_verified(
+        source=layer_store(entry["layer"]),
+        key=entry["storage_key"],
+        target=store,
+        target_key=key,
+        sha256=entry["sha256"],
+        size=entry["size"],
+    )
+    return True
