@@ -6,7 +6,7 @@ from django.conf import settings
 
 from lakeweb.jobs.registry import QUEUE_LONG, job_kind
 
-from .services import backup_on_fail, snapshot_body
+from .services import backup_on_fail, restore_body, snapshot_body
 
 job_kind(
     "backup",
@@ -16,3 +16,11 @@ job_kind(
     max_attempts=3,
     on_fail=backup_on_fail,
 )(snapshot_body)
+
+job_kind(
+    "restore",
+    label="Restore",
+    queue=QUEUE_LONG,
+    time_limit=settings.JOBS_LONGEST_SECONDS,
+    max_attempts=3,
+)(restore_body)

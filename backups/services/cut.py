@@ -13,6 +13,7 @@ users come without passwords; tokens, sessions and MFA secrets are not read.
 
 from __future__ import annotations
 
+import datetime
 import json
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -78,7 +79,7 @@ DATASET_FIELDS = (
     "sealed_at",
 )
 FILE_FIELDS = ("path", "size", "sha256", "content_type", "storage_key", "folder")
-JOB_FIELDS = ("id", "kind", "queue", "status", "parameters", "result", "created_at")
+JOB_FIELDS = ("id", "kind", "queue", "status", "parameters", "result", "unique_key", "created_at")
 EVENT_FIELDS = (
     "id",
     "activity",
@@ -113,8 +114,17 @@ class Cut:
         self.files.close()
 
 
+class _Encoder(DjangoJSONEncoder):
+    """Django's, but times keep their microseconds (it cuts them to milliseconds)."""
+
+    def default(self, o: Any) -> Any:
+        if isinstance(o, datetime.datetime):
+            return o.isoformat()
+        return super().default(o)
+
+
 def _dump(value: Any) -> bytes:
-    return json.dumps(value, cls=DjangoJSONEncoder, ensure_ascii=False).encode()
+    return json.dumps(value, cls=_Encoder, ensure_ascii=False).encode()
 
 
 def cut_take() -> Cut:
@@ -195,20 +205,22 @@ def _datasets(cut: Cut) -> Iterator[dict[str, Any]]:
             "form": [version.form.name, version.number] if version else None,
         }
         cut.datasets.append((str(dataset.id), dataset.layer, dataset.status))
-        _spool_files(cut, dataset)
+        row["files"] = _spool_files(cut, dataset)
         yield row
 
 
-def _spool_files(cut: Cut, dataset: Dataset) -> None:
-    files = DataFile.objects.filter(dataset=dataset).order_by("path").values(*FILE_FIELDS)
-    for row in files.iterator(chunk_size=2000):
-        row |= {"dataset": str(dataset.id), "layer": dataset.layer}
-        cut.files.write(_dump(row) + b"\n")
-        cut.file_count += 1
+def _spool_files(cut: Cut, dataset: Dataset) -> list[dict[str, Any]]:
+    """The dataset's files, for its catalog row and, one line each, for the blob copy."""
+    files = list(DataFile.objects.filter(dataset=dataset).order_by("path").values(*FILE_FIELDS))
+    for row in files:
+        line = row | {"dataset": str(dataset.id), "layer": dataset.layer}
+        cut.files.write(_dump(line) + b"\n")
+    cut.file_count += len(files)
+    return files
 
 
 def _promotions(at: Any) -> Iterator[dict[str, Any]]:
-    done = Promotion.objects.filter(target__in=_datasets_in(at).filter(status="ready"))
+    done = Promotion.objects.filter(target__in=_datasets_in(at))
     for promotion in done.select_related("job__requested_by").order_by("id"):
         job = {name: getattr(promotion.job, name) for name in JOB_FIELDS}
         job["requested_by"] = _username(promotion.job.requested_by)
