@@ -6,7 +6,7 @@ from django.conf import settings
 
 from lakeweb.jobs.registry import QUEUE_LONG, job_kind
 
-from .services import backup_on_fail, restore_body, snapshot_body
+from .services import backup_on_fail, restore_body, retention_body, snapshot_body
 
 job_kind(
     "backup",
@@ -24,3 +24,11 @@ job_kind(
     time_limit=settings.JOBS_LONGEST_SECONDS,
     max_attempts=3,
 )(restore_body)
+
+job_kind(
+    "backup_retention",
+    label="Backup retention",
+    queue=QUEUE_LONG,
+    time_limit=settings.JOBS_LONGEST_SECONDS,
+    max_attempts=3,
+)(retention_body)

@@ -7,10 +7,17 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from .services import backup_request
+from .services import backup_request, retention_request
 
 
 @shared_task(time_limit=60, soft_time_limit=50)
 def backup_scheduled_task(kind: str) -> str:
     """Entry point for django-celery-beat's daily and weekly schedules."""
     return str(backup_request(kind=kind, user=None).job_id)
+
+
+@shared_task(time_limit=60, soft_time_limit=50)
+def retention_scheduled_task() -> str:
+    """Entry point for django-celery-beat's daily retention and garbage collection."""
+    job = retention_request()
+    return str(job.pk) if job is not None else "already queued"
