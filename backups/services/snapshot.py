@@ -44,7 +44,7 @@ SPOOL_BYTES = 16 * 1024 * 1024
 
 def snapshot_label(*, when: Any, job_id: Any) -> str:
     """Time of the snapshot (UTC) and the job: unique, and sorted by time."""
-    return f"{when.astimezone(datetime.UTC):%Y-%m-%dT%H%M%SZ}-{str(job_id)[:8]}"
+    return f"{when.astimezone(datetime.UTC):%Y-%m-%dT%H%M%S.%fZ}-{str(job_id)[:8]}"
 
 
 def backup_store_ready() -> LayerStore:
