@@ -7,6 +7,8 @@ from uuid import UUID
 from django.db.models import QuerySet
 from django_celery_beat.models import PeriodicTask
 
+from lakeweb.jobs.models import Job
+
 from .models import BackupJob
 
 
@@ -22,7 +24,12 @@ def backup_job_get(*, pk: UUID | str) -> BackupJob | None:
 
 
 def backup_schedules() -> QuerySet[PeriodicTask]:
-    """The enabled django-celery-beat schedules that run backups."""
-    return PeriodicTask.objects.filter(
-        task="backups.tasks.backup_scheduled_task", enabled=True
-    ).select_related("crontab")
+    """The enabled django-celery-beat schedules that run backups and their retention."""
+    tasks = ["backups.tasks.backup_scheduled_task", "backups.tasks.retention_scheduled_task"]
+    return PeriodicTask.objects.filter(task__in=tasks, enabled=True).select_related("crontab")
+
+
+def restore_jobs_recent(*, limit: int = 20) -> QuerySet[Job]:
+    """The latest restores and retention passes, newest first (one query)."""
+    kinds = ["restore", "backup_retention"]
+    return Job.objects.filter(kind__in=kinds).select_related("requested_by")[:limit]

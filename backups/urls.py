@@ -7,4 +7,5 @@ app_name = "backups"
 urlpatterns = [
     path("", views.backup_list, name="backup_list"),
     path("trigger/", views.backup_trigger, name="backup_trigger"),
+    path("restore/", views.backup_restore, name="backup_restore"),
 ]

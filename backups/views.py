@@ -1,4 +1,5 @@
-"""Backups page: jobs with status, counts, bytes and errors; a trigger button."""
+"""Backups page: snapshots with status, counts, bytes new and reused, errors; a trigger
+button; restore buttons (a whole snapshot, or one dataset) for curators."""
 
 from __future__ import annotations
 
@@ -8,19 +9,24 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from lakeweb.access import permission_required
-from lakeweb.errors import PermissionRefused
+from lakeweb.errors import ActionRefused, PermissionRefused
 from lakeweb.jobs.selectors import job_message
 
 from .models import BackupKind
-from .selectors import backup_jobs_recent, backup_schedules
-from .services import backup_request
+from .selectors import backup_jobs_recent, backup_schedules, restore_jobs_recent
+from .services import backup_request, restore_request
 
 
 @permission_required("backups.view_backupjob", "Only curators and admins can see backups.")
 def backup_list(request: HttpRequest) -> HttpResponse:
     jobs = backup_jobs_recent()
     can_trigger = request.user.has_perm("backups.trigger_backup")
-    context = {"jobs": jobs, "can_trigger": can_trigger, "schedules": backup_schedules()}
+    context = {
+        "jobs": jobs,
+        "can_trigger": can_trigger,
+        "schedules": backup_schedules(),
+        "restores": restore_jobs_recent(),
+    }
     return render(request, "backups/backup_list.html", context)
 
 
@@ -35,4 +41,21 @@ def backup_trigger(request: HttpRequest) -> HttpResponse:
         messages.success(
             request, f"Backup: {job_message(backup.job)} This page shows its progress."
         )
+    return redirect("backups:backup_list")
+
+
+@require_POST
+@permission_required("backups.trigger_backup", "Only curators and admins can restore backups.")
+def backup_restore(request: HttpRequest) -> HttpResponse:
+    """Restore one dataset (``dataset``) or every missing dataset of ``snapshot``."""
+    snapshot = request.POST.get("snapshot", "")[:300]
+    dataset = request.POST.get("dataset", "").strip()[:100]
+    try:
+        job = restore_request(
+            snapshot=snapshot, dataset_ids=[dataset] if dataset else [], user=request.user
+        )
+    except ActionRefused as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Restore: {job_message(job)} This page shows its progress.")
     return redirect("backups:backup_list")

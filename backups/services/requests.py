@@ -23,9 +23,12 @@ def backup_request(*, kind: str, user: User | None) -> BackupJob:
 
 
 def backup_on_fail(job: Job, reason: str) -> None:
-    """A snapshot that failed: its row says why (its manifest was never written)."""
+    """A snapshot that failed: its row says why (its manifest was never written).
+
+    Run again after a crash, it records the reason once; errors already listed stay.
+    """
     backup = BackupJob.objects.filter(job=job).first()
-    if backup is not None:
-        backup.errors = [*backup.errors, reason[:2000]][-20:]
+    if backup is not None and not backup.errors:
+        backup.errors = [reason[:2000]]
         backup.error_count = len(backup.errors)
         backup.save(update_fields=["errors", "error_count"])

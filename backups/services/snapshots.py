@@ -47,7 +47,8 @@ def snapshot_name_clean(name: str) -> str:
     if not NAME.match(name):
         raise BadInput(
             f"{name[:100]!r} is not a snapshot name: one looks like "
-            "manual/2026-12-01T020000.000000Z-1a2b3c4d (kind/label), as the backups page lists them."
+            "manual/2026-12-01T020000.000000Z-1a2b3c4d (kind/label), as the backups page "
+            "lists them."
         )
     return name
 

@@ -38,3 +38,70 @@ def test_backup_page_shows_the_schedules(client_for) -> None:
 
 def test_trigger_needs_post(client_for) -> None:
     assert client_for("curator").get(reverse("backups:backup_trigger")).status_code == 405
+
+
+def _snapshot_with_a_deleted_dataset(member, curator):
+    from catalog.services import dataset_delete
+    from catalog.tests.factories import promote_dataset, upload_dataset
+    from lakeweb.jobs.runner import job_run
+
+    processed = promote_dataset(upload_dataset(member), member)
+    backup = backup_request(kind="manual", user=None)
+    job_run(job_id=backup.job_id)
+    backup.refresh_from_db()
+    dataset_delete(dataset=processed, user=curator)
+    return backup, processed
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_restore_permissions_and_the_restore_button(client_for, users, role: str) -> None:
+    from lakeweb.jobs.models import Job
+
+    backup, processed = _snapshot_with_a_deleted_dataset(users["member"], users["curator"])
+    client = client_for(role)
+    page = client.get(reverse("backups:backup_list")).content.decode()
+    response = client.post(
+        reverse("backups:backup_restore"),
+        {"snapshot": backup.prefix, "dataset": str(processed.pk)},
+    )
+
+    allowed = ALLOWED[role] == 200
+    assert response.status_code == (302 if allowed or role == "anonymous" else 403)
+    assert Job.objects.filter(kind="restore").exists() == allowed
+    assert (backup.prefix in page and ">Restore</button>" in page) == allowed
+    if allowed:
+        job = Job.objects.get(kind="restore")
+        assert job.parameters["datasets"] == [str(processed.pk)]
+        listing = client.get(reverse("backups:backup_list")).content.decode()
+        assert "restore of" in listing and job.status in listing
+
+
+@pytest.mark.parametrize(
+    ("snapshot", "dataset", "message"),
+    [
+        ("../../etc/passwd", "", "is not a snapshot name"),
+        ("manual/none-such", "", "There is no snapshot"),
+        (None, "not-an-id", "is not a dataset id"),
+        (None, "RAW", "still exists"),
+    ],
+)
+def test_a_bad_restore_shows_why_and_queues_nothing(
+    client_for, users, snapshot, dataset, message
+) -> None:
+    from catalog.models import Dataset
+    from lakeweb.jobs.models import Job
+
+    backup, _processed = _snapshot_with_a_deleted_dataset(users["member"], users["curator"])
+    raw = Dataset.objects.get(layer="raw")
+    jobs = Job.objects.count()
+    response = client_for("curator").post(
+        reverse("backups:backup_restore"),
+        {
+            "snapshot": snapshot or backup.prefix,
+            "dataset": str(raw.pk) if dataset == "RAW" else dataset,
+        },
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert Job.objects.count() == jobs
