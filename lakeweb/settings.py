@@ -302,7 +302,7 @@ S3_MAX_ATTEMPTS = max(1, env.int("S3_MAX_ATTEMPTS", default=2))
 RAW_RETENTION_DAYS = env.int("RAW_RETENTION_DAYS", default=90)
 RAW_RETENTION_MODE = env.str("RAW_RETENTION_MODE", default="GOVERNANCE")
 # Archive lifecycle: after N days objects move to a cold storage class when one
-# is named, otherwise old backup snapshots expire.
+# is named. Nothing expires: snapshots live in the backup store (BACKUP_*).
 ARCHIVE_LIFECYCLE_DAYS = env.int("ARCHIVE_LIFECYCLE_DAYS", default=180)
 ARCHIVE_STORAGE_CLASS = env.str("ARCHIVE_STORAGE_CLASS", default="")
 

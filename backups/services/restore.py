@@ -10,6 +10,7 @@ blob does not match fails with the file named; the others go on.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -123,7 +124,8 @@ def restore_body(ctx: JobContext) -> dict[str, Any]:
         assert entry is not None  # the request checked it; the manifest never changes
         try:
             named = bool(ctx.parameters["datasets"])
-            if _dataset_restore(ctx, snapshot, rows[dataset_id], catalog, named=named):
+            ctx.progress(done, total, f"restoring dataset {dataset_id}")
+            if _dataset_restore(ctx, snapshot, rows[dataset_id], catalog, named=named, at=done):
                 restored.append(dataset_id)
         except (ChecksumMismatch, StorageError, ActionRefused) as exc:
             failed[dataset_id] = str(exc)
@@ -150,6 +152,7 @@ def _dataset_restore(
     catalog: dict[str, Any],
     *,
     named: bool,
+    at: int,
 ) -> bool:
     """One dataset: bytes first, then its rows at once. False when it was there already.
 
@@ -162,7 +165,7 @@ def _dataset_restore(
             return False
         raise ActionRefused(f"dataset {row['id']} still exists; it was left as it is")
     file_rows = row["files"]
-    _bytes_restore(row, file_rows)
+    _bytes_restore(row, file_rows, progress=lambda n: ctx.progress(at + n))
     with ctx.hold(), transaction.atomic():
         dataset = dataset_load(row, file_rows)
         events_load(e for e in catalog["events"] if e["dataset"] == row["id"])
@@ -194,11 +197,14 @@ def _restored_by(dataset: Dataset, job: Job) -> bool:
     ).exists()
 
 
-def _bytes_restore(row: dict[str, Any], files: list[dict[str, Any]]) -> None:
+def _bytes_restore(
+    row: dict[str, Any], files: list[dict[str, Any]], *, progress: Callable[[int], None]
+) -> None:
     """Copy each blob to its key in the dataset's layer, verified; on a mismatch, take
     back what was copied (on raw's Object Lock, only hidden) and name the file."""
     store, layer = backup_store(), layer_store(row["layer"])
-    for entry in files:
+    for n, entry in enumerate(files):
+        progress(n)
         try:
             copy_verified(
                 source=store,

@@ -62,6 +62,13 @@ def _s3_bytes(layer: str, key: str) -> bytes:
     return store.client.get_object(Bucket=store.bucket, Key=key)["Body"].read()
 
 
+def _backup_bytes(key: str) -> bytes:
+    from lakeweb.storage.backupstore import backup_store
+
+    with backup_store().open(key) as stream:
+        return stream.read()
+
+
 def test_upload_browse_promote_backup(worker, client_for) -> None:
     form = microscopy_form()
 
@@ -117,10 +124,10 @@ def test_upload_browse_promote_backup(worker, client_for) -> None:
     _wait(lambda: BackupJob.objects.get(pk=job.pk).status in ("succeeded", "failed"), 60)
     job = BackupJob.objects.select_related("job").get(pk=job.pk)
     assert job.status == JobStatus.SUCCEEDED, (job.errors, job.job.log)
-    manifest = json.loads(_s3_bytes("archive", job.prefix + "manifest.json"))
-    assert manifest["file_count"] == 2 * len(TREE) + 1
-    for entry in manifest["files"]:
-        data = _s3_bytes("archive", job.prefix + entry["path"])
+    manifest = json.loads(_backup_bytes(job.prefix + "manifest.json"))
+    assert manifest["file_count"] == 2 * len(TREE) and manifest["dataset_count"] == 2
+    for entry in (f for dataset in manifest["datasets"] for f in dataset["files"]):
+        data = _backup_bytes(entry["blob"])
         assert hashlib.sha256(data).hexdigest() == entry["sha256"]
     listing = client_for("curator").get(reverse("backups:backup_list")).content.decode()
     assert job.prefix in listing and "succeeded" in listing
