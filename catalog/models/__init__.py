@@ -2,6 +2,7 @@
 
 from .datasets import DataFile, DataFolder, Dataset, DatasetStatus, Layer, Source, Tag
 from .events import Activity, ProvenanceEvent
+from .fixity import FixityFailure, FixityKind
 from .forms import FieldType, MetadataField, MetadataForm, MetadataFormVersion
 from .promotions import Promotion
 from .tallies import CatalogVersion, DatasetTally, FieldValueTally, TagTally
@@ -18,6 +19,8 @@ __all__ = [
     "DerivationSource",
     "FieldType",
     "FieldValueTally",
+    "FixityFailure",
+    "FixityKind",
     "Layer",
     "MetadataField",
     "MetadataForm",

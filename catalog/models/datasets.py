@@ -136,6 +136,14 @@ class DataFile(models.Model):
     sha256 = models.CharField(max_length=64)
     content_type = models.CharField(max_length=200, blank=True)
     storage_key = models.CharField(max_length=1024)
+    # The version the store gave the object when it was written (S3 with
+    # versioning, as Object-Locked raw); every read names it, so a later
+    # write over the key changes nothing lakeweb serves. Null where the store
+    # keeps no versions (folders, unversioned buckets).
+    version_id = models.CharField(max_length=1024, null=True, blank=True)
+    # When fixity last read the object back and found its SHA-256 (null:
+    # never yet). The scheduled check takes the oldest first.
+    verified_at = models.DateTimeField(null=True, blank=True)
     folder = models.CharField(max_length=1024, default="", help_text="Parent folder ('' at top).")
 
     class Meta:
@@ -145,6 +153,12 @@ class DataFile(models.Model):
         ]
         indexes = [
             models.Index(fields=["dataset", "folder", "path"], name="datafile_folder_idx"),
+            # The fixity check's order: never verified first, then oldest.
+            models.Index(
+                models.F("verified_at").asc(nulls_first=True),
+                "id",
+                name="datafile_fixity_order_idx",
+            ),
         ]
 
     def __str__(self) -> str:

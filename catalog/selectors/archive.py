@@ -27,9 +27,11 @@ from typing import IO, cast
 
 from django.utils import timezone
 
-from lakeweb.storage import layer_store
+from lakeweb.errors import ChecksumMismatch
+from lakeweb.storage import ObjectMissing, StorageError
 
-from ..models import Dataset, DatasetStatus
+from ..models import DataFile, Dataset, DatasetStatus
+from ..services.fixity import datafile_open_verified
 
 READ_CHUNK = 1024 * 1024
 # Headers of small files are sent together, not as thousands of tiny writes.
@@ -72,22 +74,60 @@ class ZipMember:
 
 
 def zip_stream(members: Iterable[ZipMember]) -> Iterator[bytes]:
-    """A zip of ``members`` as bytes, in pieces of about READ_CHUNK + SEND_AT_LEAST at most."""
+    """A zip of ``members`` as bytes, in pieces of about READ_CHUNK + SEND_AT_LEAST at most.
+
+    A member that cannot be read (missing, or not the bytes sealed) ends the
+    archive: an entry ``ERROR.txt`` saying which file and why is sent, then
+    ZipBroken is raised without the central directory, so the client holds
+    an archive that says it is incomplete, never a silently wrong one.
+    """
     sink = _Sink()
     # The sink has no tell(): zipfile then writes a seekless archive.
     archive = zipfile.ZipFile(cast("IO[bytes]", sink), mode="w", compression=zipfile.ZIP_STORED)
-    with archive:
-        for member in members:
-            info = zipfile.ZipInfo(member.name, date_time=member.date_time)
-            info.compress_type = zipfile.ZIP_STORED
-            info.file_size = member.size  # zipfile picks zip64 from the announced size
-            info.external_attr = 0o644 << 16
-            with member.open() as source, archive.open(info, mode="w") as target:
-                while chunk := source.read(READ_CHUNK):
-                    target.write(chunk)
-                    yield from sink.drain(SEND_AT_LEAST)
-            yield from sink.drain(SEND_AT_LEAST)
+    for member in members:
+        try:
+            yield from _member_write(archive, sink, member)
+        except (StorageError, ChecksumMismatch) as exc:
+            yield from _trailer(archive, sink, member, exc)
+            raise ZipBroken(f"the zip stopped at '{member.name}': {exc}") from exc
+    archive.close()
     yield from sink.drain()
+
+
+def _member_write(archive: zipfile.ZipFile, sink: _Sink, member: ZipMember) -> Iterator[bytes]:
+    info = zipfile.ZipInfo(member.name, date_time=member.date_time)
+    info.compress_type = zipfile.ZIP_STORED
+    info.file_size = member.size  # zipfile picks zip64 from the announced size
+    info.external_attr = 0o644 << 16
+    with member.open() as source, archive.open(info, mode="w") as target:
+        while chunk := source.read(READ_CHUNK):
+            target.write(chunk)
+            yield from sink.drain(SEND_AT_LEAST)
+    yield from sink.drain(SEND_AT_LEAST)
+
+
+def _trailer(
+    archive: zipfile.ZipFile, sink: _Sink, member: ZipMember, exc: Exception
+) -> Iterator[bytes]:
+    """The ERROR.txt entry that ends a broken archive.
+
+    What the cut entry left unsent (its data descriptor, with the CRC of the
+    bytes read) is dropped, so no tool can take that entry for a whole file.
+    """
+    if isinstance(exc, ObjectMissing):
+        text = f"'{member.name}' is missing from storage; the archive stops here.\n"
+    elif isinstance(exc, ChecksumMismatch):
+        text = f"'{member.name}' is not the file that was sealed; the archive stops here.\n"
+    else:
+        text = f"'{member.name}' could not be read from storage; the archive stops here.\n"
+    list(sink.drain())
+    info = zipfile.ZipInfo("ERROR.txt", date_time=member.date_time)
+    archive.writestr(info, text.encode())
+    yield from sink.drain()
+
+
+class ZipBroken(Exception):
+    """The archive could not be completed; its last entry, ERROR.txt, says why."""
 
 
 def dataset_date_time(dataset: Dataset) -> tuple[int, int, int, int, int, int]:
@@ -103,19 +143,30 @@ def dataset_date_time(dataset: Dataset) -> tuple[int, int, int, int, int, int]:
 
 
 def dataset_zip_members(*, dataset: Dataset) -> Iterator[ZipMember]:
-    """Every file of a ready dataset in path order, at its path, read from its layer."""
-    store = layer_store(dataset.layer)
+    """Every file of a ready dataset in path order, at its path, hashed as it is read.
+
+    The sealed version is read; a missing object is recorded as a fixity
+    failure (once) and raises ObjectMissing naming the file.
+    """
     date_time = dataset_date_time(dataset)
-    rows = dataset.files.order_by("path").values_list("path", "size", "storage_key")
-    for path, size, key in rows.iterator(chunk_size=ROWS_PER_BATCH):
-        yield ZipMember(path, size, date_time, partial(store.open, key))
+    rows = dataset.files.order_by("path").only(
+        "id", "dataset_id", "path", "size", "sha256", "storage_key", "version_id"
+    )
+    for datafile in rows.iterator(chunk_size=ROWS_PER_BATCH):
+        datafile.dataset = dataset  # one dataset for all: no query per file
+        yield ZipMember(datafile.path, datafile.size, date_time, partial(_open_member, datafile))
+
+
+def _open_member(datafile: DataFile) -> IO[bytes]:
+    return cast("IO[bytes]", datafile_open_verified(datafile=datafile, found_by="zip"))
 
 
 def dataset_zip(*, dataset: Dataset) -> Iterator[bytes]:
     """The dataset as a streamed zip (see module doc); only for a ready dataset.
 
-    A storage failure half-way raises out of the iterator: the download
-    breaks off and the client sees an incomplete archive, never a wrong one.
+    A storage failure or a file whose bytes are not those sealed ends the
+    archive with ERROR.txt and raises ZipBroken: the download breaks off and
+    the client sees an incomplete archive, never a wrong one.
     """
     if dataset.status != DatasetStatus.READY:
         raise ValueError("only a ready dataset can be zipped")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from django.db.models import QuerySet
 
@@ -14,6 +14,7 @@ from lakeweb.jobs.selectors import jobs_for
 from lakeweb.storage import layer_store
 
 from ..models import DataFile, Dataset, DatasetStatus, MetadataForm
+from ..services.fixity import datafile_open_verified
 from ..services.promote import promotion_permission
 
 
@@ -114,9 +115,17 @@ class Download:
 
 
 def datafile_download(*, datafile: DataFile) -> Download:
+    """A presigned URL of the sealed version, or the file's stream hashed as it is sent.
+
+    Raises ObjectMissing when a streamed file's object is gone.
+    """
     store = layer_store(datafile.dataset.layer)
     filename = datafile.path.rsplit("/", 1)[-1]
-    url = store.download_url(datafile.storage_key, filename=filename)
+    url = store.download_url(
+        datafile.storage_key, filename=filename, version_id=datafile.version_id
+    )
     if url:
         return Download(url=url)
-    return Download(stream=store.open(datafile.storage_key))
+    return Download(
+        stream=cast("IO[bytes]", datafile_open_verified(datafile=datafile, found_by="download"))
+    )

@@ -14,11 +14,9 @@ import csv
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import IO
-
-from lakeweb.storage import layer_store
 
 from ..models import DataFile
+from ..services.fixity import VerifyingReader, datafile_open, datafile_open_verified
 
 HEAD_BYTES = 256 * 1024
 TABLE_ROWS = 50
@@ -95,8 +93,14 @@ class Preview:
 
 
 def _head(datafile: DataFile, limit: int) -> bytes:
-    with layer_store(datafile.dataset.layer).open(datafile.storage_key) as stream:
-        return stream.read(limit)
+    """The file's first ``limit`` bytes; a file read whole is proven against its SHA-256."""
+    if datafile.size > limit:
+        with datafile_open(datafile=datafile, found_by="preview") as stream:
+            return stream.read(limit)
+    with datafile_open_verified(datafile=datafile, found_by="preview") as verified:
+        data = verified.read(limit)
+        verified.read(1)  # the end: where the SHA-256 is compared (and more bytes found)
+        return data
 
 
 def _decode(data: bytes, *, complete: bool) -> str:
@@ -126,7 +130,8 @@ def _delimiter(datafile: DataFile) -> str:
 def datafile_preview(*, datafile: DataFile) -> Preview:
     """The preview of one file, reading at most its first ``HEAD_BYTES``.
 
-    Raises StorageError when the store cannot be read.
+    Raises StorageError when the store cannot be read (ObjectMissing when the
+    object is gone), ChecksumMismatch when a file read whole is not what was sealed.
     """
     kind = preview_kind(name=datafile.name, content_type=datafile.content_type)
     if kind is None:
@@ -176,7 +181,7 @@ class ImageStream:
     Closing it closes the stored object, read or not (a response closes it).
     """
 
-    def __init__(self, content_type: str, head: bytes, stream: IO[bytes]) -> None:
+    def __init__(self, content_type: str, head: bytes, stream: VerifyingReader) -> None:
         self.content_type = content_type
         self._head = head
         self._stream = stream
@@ -194,12 +199,13 @@ def datafile_image(*, datafile: DataFile) -> ImageStream:
     """The image to serve inline; PreviewRefused when it is not one that is shown.
 
     The head read to check the type is served first, so the object is opened
-    once. Raises StorageError when the store cannot be read.
+    once, and hashed as it streams (a mismatch at its end breaks the response
+    off). Raises StorageError when the store cannot be read.
     """
     if preview_kind(name=datafile.name, content_type=datafile.content_type) != "image":
         raise PreviewRefused("Only PNG, JPEG, GIF and WebP images are shown inline.")
     _size_check(datafile)
-    stream = layer_store(datafile.dataset.layer).open(datafile.storage_key)
+    stream = datafile_open_verified(datafile=datafile, found_by="preview")
     try:
         head = stream.read(16)
         found = _type_check(head)

@@ -192,7 +192,7 @@ def _record_batch(
         raise ChunkConflict("Some files of this batch had arrived already.", received=0)
     rows_insert(
         DataFile,
-        ("path", "folder", "size", "sha256", "content_type", "storage_key"),
+        ("path", "folder", "size", "sha256", "content_type", "storage_key", "version_id"),
         (
             (
                 uploads[i].path,
@@ -201,6 +201,7 @@ def _record_batch(
                 object_.sha256,
                 uploads[i].content_type[:200],
                 object_.key,
+                object_.version_id,
             )
             for i, object_ in stored.items()
         ),
@@ -257,7 +258,14 @@ def _write_whole(dataset: Dataset, upload: UploadFile, data: bytes) -> UploadFil
         )
     except ObjectConflict as exc:
         raise ChunkMismatch(upload.path) from exc
-    return _advance(upload, offset=0, received=upload.size, state=b"", sha256=stored.sha256)
+    return _advance(
+        upload,
+        offset=0,
+        received=upload.size,
+        state=b"",
+        sha256=stored.sha256,
+        version_id=stored.version_id,
+    )
 
 
 def _write_part(
@@ -299,9 +307,15 @@ def _write_part(
         )
     sha256 = hasher.hexdigest()
     parts = [p.info for p in upload.parts.exclude(number=number)] + [info]
-    _file_complete(store, upload, parts, sha256=sha256, completed_before=completed_before)
+    version = _file_complete(store, upload, parts, sha256=sha256, completed_before=completed_before)
     return _advance(
-        upload, offset=offset, received=received, state=b"", sha256=sha256, part=(number, info)
+        upload,
+        offset=offset,
+        received=received,
+        state=b"",
+        sha256=sha256,
+        version_id=version,
+        part=(number, info),
     )
 
 
@@ -322,16 +336,18 @@ def _file_complete(
     *,
     sha256: str,
     completed_before: bool,
-) -> None:
-    """Make the file's object visible, once: a retry finds it made and checks it."""
+) -> str | None:
+    """Make the file's object visible, once: a retry finds it made and checks it.
+
+    Returns the object's version id (None where the store keeps none).
+    """
     expected = StoredObject(key=upload.storage_key, size=upload.size, sha256=sha256)
     try:
         if completed_before:
-            store.verify_existing(expected, parts=parts)
-        else:
-            store.part_upload_complete(
-                upload.storage_key, upload.storage_upload_id, parts, expected=expected
-            )
+            return store.verify_existing(expected, parts=parts).version_id
+        return store.part_upload_complete(
+            upload.storage_key, upload.storage_upload_id, parts, expected=expected
+        )
     except ObjectConflict as exc:
         raise ChunkMismatch(upload.path) from exc
 
@@ -380,6 +396,7 @@ def _advance(
     received: int,
     state: bytes,
     sha256: str | None = None,
+    version_id: str | None = None,
     part: tuple[int, dict[str, Any]] | None = None,
 ) -> UploadFile:
     """Compare-and-set the hashed offset; record the DataFile when the file is complete."""
@@ -399,7 +416,9 @@ def _advance(
             update_fields=["info"],
         )
     if sha256 is not None:
-        stored = StoredObject(key=upload.storage_key, size=upload.size, sha256=sha256)
+        stored = StoredObject(
+            key=upload.storage_key, size=upload.size, sha256=sha256, version_id=version_id
+        )
         datafile_record(
             dataset=upload.dataset,
             path=upload.path,

@@ -23,7 +23,7 @@ from lakeweb.jobs.models import Job
 from lakeweb.jobs.runner import JobContext
 from lakeweb.jobs.services import job_request
 from lakeweb.storage import layer_store
-from lakeweb.storage.copy import copy_verified
+from lakeweb.storage.copy import copy_verified_object
 
 from ..models import Activity, DataFile, Dataset, DatasetStatus, Layer, Promotion
 from .datasets import dataset_create, dataset_fail, dataset_seal, dataset_storage_key
@@ -94,13 +94,14 @@ def promotion_body(ctx: JobContext) -> dict[str, Any]:
 
     def copy(source_file: DataFile) -> DataFile:
         key = dataset_storage_key(dataset=target, path=source_file.path)
-        copy_verified(
+        copied = copy_verified_object(
             source=source_store,
             key=source_file.storage_key,
             target=target_store,
             target_key=key,
             sha256=source_file.sha256,
             size=source_file.size,
+            version_id=source_file.version_id,
         )
         return DataFile(
             dataset=target,
@@ -110,6 +111,7 @@ def promotion_body(ctx: JobContext) -> dict[str, Any]:
             sha256=source_file.sha256,
             content_type=source_file.content_type,
             storage_key=key,
+            version_id=copied.version_id,
         )
 
     _copy_all(ctx, todo, copy, done=len(done), total=total)

@@ -121,6 +121,7 @@ def datafile_record(
         sha256=stored.sha256,
         content_type=content_type[:200],
         storage_key=stored.key,
+        version_id=stored.version_id,
     )
 
 

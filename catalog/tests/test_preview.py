@@ -238,14 +238,18 @@ def test_files_of_a_deleted_dataset_have_no_preview(client_for, dataset, curator
 
 
 def test_missing_object_in_storage_is_reported(client_for, dataset) -> None:
+    from catalog.models import FixityFailure
     from lakeweb.storage import layer_store
 
     datafile = file_of(dataset, "notes/readme.txt")
     layer_store("raw").delete(datafile.storage_key)
     response = preview(client_for("viewer"), dataset, "notes/readme.txt")
-    assert response.status_code == 503
+    assert response.status_code == 404
     page = response.content.decode()
-    assert "could not be read from storage" in page and datafile.storage_key not in page
+    assert "&#x27;notes/readme.txt&#x27; of this dataset is missing" in page
+    assert datafile.storage_key not in page
+    failure = FixityFailure.objects.get(datafile=datafile)
+    assert (failure.kind, failure.found_by) == ("missing", "preview")
 
 
 # -- kinds -------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpRe
 from django.shortcuts import get_object_or_404, render
 
 from lakeweb.access import browse_required
+from lakeweb.storage import ObjectMissing
 
 from .. import selectors
 from ..models import DataFile, Dataset, DatasetStatus
@@ -16,6 +17,7 @@ from ..selectors.tree import (
     folder_path_clean,
     page_number,
 )
+from ..services.fixity import missing_message
 
 
 def get_folder_page(request: HttpRequest, dataset: Dataset) -> FolderPage:
@@ -62,10 +64,16 @@ def datafile_download(request: HttpRequest, pk: str, file_id: int) -> HttpRespon
         dataset_id=pk,
         dataset__status="ready",
     )
-    download = selectors.datafile_download(datafile=datafile)
+    try:
+        download = selectors.datafile_download(datafile=datafile)
+    except ObjectMissing:
+        raise Http404(missing_message(datafile=datafile)) from None
     if download.url:
         return HttpResponseRedirect(download.url)
     filename = datafile.path.rsplit("/", 1)[-1]
-    return FileResponse(
+    response = FileResponse(
         download.stream, as_attachment=True, filename=filename, content_type=datafile.content_type
     )
+    # The stream is hashed as it goes (no size of its own to give): the sealed size.
+    response["Content-Length"] = str(datafile.size)
+    return response

@@ -15,16 +15,19 @@ from django.shortcuts import render
 from django.utils.http import content_disposition_header
 
 from lakeweb.access import browse_required
-from lakeweb.storage import StorageError
+from lakeweb.errors import ChecksumMismatch
+from lakeweb.storage import ObjectMissing, StorageError
 
 from .. import selectors
 from ..models import DataFile, DatasetStatus
 from ..selectors import archive, tree
 from ..selectors import preview as previews
+from ..services.fixity import missing_message
 
 logger = logging.getLogger(__name__)
 
 UNREADABLE = "The file could not be read from storage; try again later, or tell an admin."
+ALTERED = "The stored bytes of this file are not those that were sealed; the admins have been told."
 # What a browser may do with an image served from the lake: show it, nothing else.
 INLINE_CSP = "default-src 'none'; sandbox"
 
@@ -59,9 +62,13 @@ def datafile_preview(request: HttpRequest, pk: str, file_id: int) -> HttpRespons
     status, error, preview = 200, "", None
     try:
         preview = previews.datafile_preview(datafile=datafile)
+    except ObjectMissing:
+        status, error = 404, missing_message(datafile=datafile)
     except StorageError:
         logger.exception("preview of file %s failed", datafile.pk)
         status, error = 503, UNREADABLE
+    except ChecksumMismatch:  # recorded and alerted where it was found
+        status, error = 502, ALTERED
     context = {
         "dataset": datafile.dataset,
         "datafile": datafile,
@@ -80,6 +87,9 @@ def datafile_inline(request: HttpRequest, pk: str, file_id: int) -> HttpResponse
         image = previews.datafile_image(datafile=datafile)
     except previews.PreviewRefused as exc:
         raise Http404(str(exc)) from None
+    except ObjectMissing:
+        message = missing_message(datafile=datafile)
+        return HttpResponse(message, status=404, content_type="text/plain; charset=utf-8")
     except StorageError:
         logger.exception("inline image %s failed", datafile.pk)
         return HttpResponse(UNREADABLE, status=503, content_type="text/plain; charset=utf-8")

@@ -16,13 +16,24 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-from .base import CHUNK_SIZE, HashingReader, LayerStore, StorageError, StoredObject, stream_sha256
+from .base import (
+    CHUNK_SIZE,
+    HashingReader,
+    LayerStore,
+    ListedObject,
+    ObjectMissing,
+    StorageError,
+    StoredObject,
+    stream_sha256,
+)
 from .filesystem import FilesystemLayerStore
 
 __all__ = [
     "CHUNK_SIZE",
     "HashingReader",
     "LayerStore",
+    "ListedObject",
+    "ObjectMissing",
     "StorageError",
     "StoredObject",
     "layer_store",

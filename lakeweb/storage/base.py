@@ -19,6 +19,10 @@ class StorageError(Exception):
     """The storage refused or failed an operation (network, permissions, lock)."""
 
 
+class ObjectMissing(StorageError):
+    """The object (or the version asked for) is not in the store."""
+
+
 class ObjectConflict(StorageError):
     """A write-once key already holds other bytes than the ones being written."""
 
@@ -44,6 +48,27 @@ class StoredObject:
     key: str
     size: int
     sha256: str
+    # The store's id of the version written (S3 on a versioned bucket, such
+    # as Object-Locked raw); None where the store keeps no versions. Reads
+    # name it, so a later write over the key changes nothing lakeweb serves.
+    version_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ListedObject:
+    """One object found by listing a store: its key, size and last write."""
+
+    key: str
+    size: int
+    modified: datetime.datetime
+
+
+@dataclass(frozen=True)
+class Copied:
+    """What a copy made: its SHA-256 when the store told it, and its version id."""
+
+    sha256: str | None
+    version_id: str | None = None
 
 
 class HashingReader:
@@ -141,20 +166,34 @@ class LayerStore(ABC):
 
     @abstractmethod
     def copy_to(
-        self, key: str, target: LayerStore, target_key: str, *, size: int | None = None
-    ) -> str | None:
-        """Copy an object to another layer; return its SHA-256 when the copy told it.
+        self,
+        key: str,
+        target: LayerStore,
+        target_key: str,
+        *,
+        size: int | None = None,
+        version_id: str | None = None,
+    ) -> Copied:
+        """Copy an object (``version_id``: that version) to another layer.
 
         ``size``, when the caller knows it, spares a store asking for it.
         """
 
     @abstractmethod
-    def download_url(self, key: str, *, filename: str) -> str | None:
+    def download_url(self, key: str, *, filename: str, version_id: str | None = None) -> str | None:
         """A short-lived URL the browser can fetch directly, or None to stream."""
 
     @abstractmethod
     def list_keys(self, prefix: str) -> Iterator[str]:
         """Every key under a prefix."""
+
+    def list_objects(self, prefix: str = "") -> Iterator[ListedObject]:
+        """Every object under a prefix with its size and time, in UTF-8 byte order of keys.
+
+        The order is S3's (ListObjectsV2), so a listing can be merged with
+        rows read in the same order (reconciliation) without holding either.
+        """
+        raise NotImplementedError
 
     @abstractmethod
     def ensure(self) -> None:
@@ -185,8 +224,8 @@ class LayerStore(ABC):
         parts: list[dict[str, Any]],
         *,
         expected: StoredObject | None = None,
-    ) -> None:
-        """Make the object visible from its parts, once.
+    ) -> str | None:
+        """Make the object visible from its parts, once; return its version id (or None).
 
         If an earlier request completed it already (and failed before the
         catalog recorded it), the object is checked against ``expected`` (and
@@ -202,11 +241,18 @@ class LayerStore(ABC):
     def part_uploads_stale(self, *, before: datetime.datetime) -> list[tuple[str, str]]:
         """(key, upload id) of part uploads started before ``before``."""
 
-    def open(self, key: str) -> IO[bytes]:
+    def open(self, key: str, *, version_id: str | None = None) -> IO[bytes]:
+        """The object's bytes (``version_id``: that version; stores without versions have one)."""
         try:
             return self.storage.open(key, "rb")
+        except FileNotFoundError as exc:
+            raise ObjectMissing(f"{key} is not in {self.layer}") from exc
         except OSError as exc:  # FileNotFoundError, and S3File's "does not exist"
             raise StorageError(f"cannot read {key} in {self.layer}: {exc}") from exc
+
+    def current_version(self, key: str) -> str | None:
+        """The version a plain read of ``key`` gets now; None where the store keeps none."""
+        return None
 
     def exists(self, key: str) -> bool:
         return self.storage.exists(key)
@@ -248,13 +294,14 @@ class LayerStore(ABC):
         """
         if not self.exists(expected.key):
             raise StorageError(f"{expected.key} is not in {self.layer}")
-        if self.sha256(expected.key) != (expected.size, expected.sha256):
+        found = self.sha256(expected.key, version_id=expected.version_id)
+        if found != (expected.size, expected.sha256):
             raise ObjectConflict(expected.key, self.layer)
         return expected
 
-    def sha256(self, key: str) -> tuple[int, str]:
+    def sha256(self, key: str, *, version_id: str | None = None) -> tuple[int, str]:
         """Size and SHA-256 read back from storage."""
-        with self.open(key) as stream:
+        with self.open(key, version_id=version_id) as stream:
             return stream_sha256(stream)
 
     def delete_prefix(self, prefix: str) -> int:

@@ -17,8 +17,10 @@ from django.core.files.storage import FileSystemStorage
 
 from .base import (
     CHUNK_SIZE,
+    Copied,
     HashingReader,
     LayerStore,
+    ListedObject,
     ObjectConflict,
     PartUploadGone,
     PartWriter,
@@ -198,12 +200,19 @@ class FilesystemLayerStore(LayerStore):
         return super().verify_existing(expected)
 
     def copy_to(
-        self, key: str, target: LayerStore, target_key: str, *, size: int | None = None
-    ) -> str | None:
+        self,
+        key: str,
+        target: LayerStore,
+        target_key: str,
+        *,
+        size: int | None = None,
+        version_id: str | None = None,
+    ) -> Copied:
         with self.open(key) as stream:
-            return target.save(target_key, stream).sha256
+            stored = target.save(target_key, stream)
+        return Copied(sha256=stored.sha256, version_id=stored.version_id)
 
-    def download_url(self, key: str, *, filename: str) -> str | None:
+    def download_url(self, key: str, *, filename: str, version_id: str | None = None) -> str | None:
         return None
 
     def list_keys(self, prefix: str) -> Iterator[str]:
@@ -218,6 +227,16 @@ class FilesystemLayerStore(LayerStore):
                 and not key.startswith(STAGING)
             ):
                 yield key
+
+    def list_objects(self, prefix: str = "") -> Iterator[ListedObject]:
+        # Sorted by the key's bytes, as S3 lists: a folder's sort is by path parts.
+        for key in sorted(self.list_keys(prefix), key=lambda k: k.encode()):
+            try:
+                info = self._path(key).stat()
+            except FileNotFoundError:
+                continue  # removed while listed
+            modified = datetime.datetime.fromtimestamp(info.st_mtime, tz=datetime.UTC)
+            yield ListedObject(key=key, size=info.st_size, modified=modified)
 
     def delete_prefix(self, prefix: str) -> int:
         count = super().delete_prefix(prefix)
@@ -258,7 +277,7 @@ class FilesystemLayerStore(LayerStore):
         parts: list[dict[str, Any]],
         *,
         expected: StoredObject | None = None,
-    ) -> None:
+    ) -> str | None:
         staging, path = self._staging(upload_id), self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -268,13 +287,14 @@ class FilesystemLayerStore(LayerStore):
             if expected is None or not path.exists():
                 raise StorageError(f"upload {upload_id} of {key} is gone") from None
             self.verify_existing(expected)  # an earlier request put it in place
-            return
+            return None
         except OSError as exc:
             raise StorageError(f"could not complete {key} in {self.layer}: {exc}") from exc
         try:
             self._place(staging, path, expected or unknown_object(key), exclusive=True)
         except OSError as exc:
             raise StorageError(f"could not complete {key} in {self.layer}: {exc}") from exc
+        return None  # a folder keeps no versions
 
     def part_upload_abort(self, key: str, upload_id: str) -> None:
         self._staging(upload_id).unlink(missing_ok=True)

@@ -7,6 +7,7 @@ import datetime
 import hashlib
 import zlib
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from functools import cached_property
 from typing import IO, TYPE_CHECKING, Any, cast
 from urllib.parse import quote
@@ -15,9 +16,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 
 from .base import (
+    Copied,
     HashingReader,
     LayerStore,
+    ListedObject,
     ObjectConflict,
+    ObjectMissing,
     PartUploadGone,
     PartWriter,
     StorageError,
@@ -36,6 +40,9 @@ S3_ERRORS = (BotoCoreError, ClientError)
 # A conditional write that raced another write of the same key answers 409
 # ConditionalRequestConflict; it is sent again, then finds the object (412).
 CONDITIONAL_ATTEMPTS = 3
+# What S3 answers for a key or version that is not there (a GET of a version
+# whose key was deleted with it gives NoSuchVersion; moto, 404 without a body).
+MISSING_CODES = {"NoSuchKey", "NoSuchVersion", "404"}
 
 
 class S3LayerStore(LayerStore):
@@ -90,22 +97,43 @@ class S3LayerStore(LayerStore):
             )
         except (BotoCoreError, ClientError) as exc:
             raise StorageError(f"could not write {key} to {self.bucket}: {exc}") from exc
-        return StoredObject(key=key, size=reader.size, sha256=reader.sha256)
+        # s3transfer does not return S3's answer, so the version is asked for
+        # at once (a write over the key in between is a fixity failure later).
+        version = self.current_version(key)
+        return StoredObject(key=key, size=reader.size, sha256=reader.sha256, version_id=version)
+
+    def current_version(self, key: str) -> str | None:
+        try:
+            head = self.client.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if _error_code(exc) in MISSING_CODES:
+                raise ObjectMissing(f"{key} is not in {self.bucket}") from exc
+            raise StorageError(f"cannot read {key} in {self.bucket}: {exc}") from exc
+        except BotoCoreError as exc:
+            raise StorageError(f"cannot read {key} in {self.bucket}: {exc}") from exc
+        return _version(head)
 
     def copy_to(
-        self, key: str, target: LayerStore, target_key: str, *, size: int | None = None
-    ) -> str | None:
+        self,
+        key: str,
+        target: LayerStore,
+        target_key: str,
+        *,
+        size: int | None = None,
+        version_id: str | None = None,
+    ) -> Copied:
         if not isinstance(target, S3LayerStore) or target.endpoint != self.endpoint:
             # Another endpoint (or other credentials) cannot copy server-side: stream and hash.
-            with self.open(key) as stream:
-                return target.save(target_key, stream).sha256
-        source = {"Bucket": self.bucket, "Key": key}
+            with self.open(key, version_id=version_id) as stream:
+                stored = target.save(target_key, stream)
+            return Copied(sha256=stored.sha256, version_id=stored.version_id)
+        source = {"Bucket": self.bucket, "Key": key, **_version_arg(version_id)}
         try:
             if size is None:
                 size = self.client.head_object(**source)["ContentLength"]
             if size > S3_SINGLE_COPY_LIMIT:
                 self.client.copy(source, target.bucket, target_key)
-                return None
+                return Copied(sha256=None, version_id=target.current_version(target_key))
             # Server-side copy: no bytes through lakeweb; S3 computes the
             # SHA-256 of the new object and returns it.
             result = self.client.copy_object(
@@ -114,19 +142,28 @@ class S3LayerStore(LayerStore):
         except (BotoCoreError, ClientError) as exc:
             raise StorageError(f"could not copy {key} to {target.bucket}: {exc}") from exc
         checksum = result.get("CopyObjectResult", {}).get("ChecksumSHA256")
-        return base64.b64decode(checksum).hex() if checksum else None
+        return Copied(
+            sha256=base64.b64decode(checksum).hex() if checksum else None,
+            version_id=_version(result),
+        )
 
-    def download_url(self, key: str, *, filename: str) -> str | None:
+    def download_url(self, key: str, *, filename: str, version_id: str | None = None) -> str | None:
         disposition = f"attachment; filename*=UTF-8''{quote(filename, safe='')}"
-        return self.public_storage.url(key, parameters={"ResponseContentDisposition": disposition})
+        parameters = {"ResponseContentDisposition": disposition, **_version_arg(version_id)}
+        return self.public_storage.url(key, parameters=parameters)
 
-    def open(self, key: str) -> IO[bytes]:
+    def open(self, key: str, *, version_id: str | None = None) -> IO[bytes]:
         """The object's body as it streams in: django-storages' S3File would
         download the whole object before the first read (a zip or preview of
         a 50 GB file must not hold it in memory)."""
         try:
-            return self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
-        except (BotoCoreError, ClientError) as exc:
+            args = {"Bucket": self.bucket, "Key": key, **_version_arg(version_id)}
+            return self.client.get_object(**args)["Body"]
+        except ClientError as exc:
+            if _error_code(exc) in MISSING_CODES:
+                raise ObjectMissing(f"{key} is not in {self.bucket}") from exc
+            raise StorageError(f"cannot read {key} in {self.layer}: {exc}") from exc
+        except BotoCoreError as exc:
             raise StorageError(f"cannot read {key} in {self.layer}: {exc}") from exc
 
     def exists(self, key: str) -> bool:
@@ -147,6 +184,15 @@ class S3LayerStore(LayerStore):
         for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
             for item in page.get("Contents", []):
                 yield item["Key"]
+
+    def list_objects(self, prefix: str = "") -> Iterator[ListedObject]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+                for item in page.get("Contents", []):
+                    yield ListedObject(item["Key"], item["Size"], item["LastModified"])
+        except S3_ERRORS as exc:
+            raise StorageError(f"cannot list {self.bucket}: {exc}") from exc
 
     def ensure(self) -> None:
         try:
@@ -227,12 +273,11 @@ class S3LayerStore(LayerStore):
         )
         try:
             if exclusive:
-                self._write_once(self.client.put_object, args, expected)
-            else:
-                self.client.put_object(**args)
+                return self._write_once(self.client.put_object, args, expected)[1]
+            written = self.client.put_object(**args)
         except S3_ERRORS as exc:
             raise StorageError(f"could not write {key} to {self.bucket}: {exc}") from exc
-        return expected
+        return replace(expected, version_id=_version(written))
 
     def _write_once(
         self,
@@ -240,8 +285,10 @@ class S3LayerStore(LayerStore):
         args: dict[str, Any],
         expected: StoredObject,
         parts: list[dict[str, Any]] | None = None,
-    ) -> bool:
+    ) -> tuple[bool, StoredObject]:
         """Write unless the key holds an object; True if written, False if found (and checked).
+
+        The object comes back with the version id S3 gave it (or the found one's).
 
         Raw is Object-Locked: every write of a key that exists adds a version
         nobody can delete before its retention ends. A retried request (a
@@ -255,8 +302,8 @@ class S3LayerStore(LayerStore):
         """
         for _attempt in range(CONDITIONAL_ATTEMPTS):
             try:
-                write(**args, IfNoneMatch="*")
-                return True
+                written = write(**args, IfNoneMatch="*")
+                return True, replace(expected, version_id=_version(written))
             except ClientError as exc:
                 code = _error_code(exc)
                 if code == "ConditionalRequestConflict":
@@ -266,8 +313,7 @@ class S3LayerStore(LayerStore):
                 if code not in ("PreconditionFailed", "NoSuchUpload"):
                     raise
             # Refused because an earlier request wrote (or completed) it.
-            self.verify_existing(expected, parts=parts)
-            return False
+            return False, self.verify_existing(expected, parts=parts)
         raise StorageError(f"{expected.key}: concurrent writes kept conflicting")
 
     def _write_checked(
@@ -276,17 +322,16 @@ class S3LayerStore(LayerStore):
         args: dict[str, Any],
         expected: StoredObject,
         parts: list[dict[str, Any]] | None,
-    ) -> bool:
+    ) -> tuple[bool, StoredObject]:
         """For stores without conditional writes: check, then write.
 
         Two concurrent requests for one key could both pass the check and
         both write; a retry after a failure, the case this guards, cannot.
         """
         if self.exists(expected.key):
-            self.verify_existing(expected, parts=parts)
-            return False
-        write(**args)
-        return True
+            return False, self.verify_existing(expected, parts=parts)
+        written = write(**args)
+        return True, replace(expected, version_id=_version(written))
 
     def verify_existing(
         self, expected: StoredObject, *, parts: list[dict[str, Any]] | None = None
@@ -300,12 +345,13 @@ class S3LayerStore(LayerStore):
             raise StorageError(f"{expected.key} is not readable in {self.bucket}: {exc}") from exc
         if head["ContentLength"] != expected.size:
             raise ObjectConflict(expected.key, self.layer)
+        found = replace(expected, version_id=_version(head))
         same = _checksum_matches(head, expected, parts)
         if same is None:
-            return super().verify_existing(expected)
-        if not same:
+            super().verify_existing(found)
+        elif not same:
             raise ObjectConflict(expected.key, self.layer)
-        return expected
+        return found
 
     def part_upload_begin(self, key: str, *, content_type: str = "") -> str:
         extra = {"ContentType": content_type} if content_type else {}
@@ -332,7 +378,7 @@ class S3LayerStore(LayerStore):
         parts: list[dict[str, Any]],
         *,
         expected: StoredObject | None = None,
-    ) -> None:
+    ) -> str | None:
         listed = [
             {k: v for k, v in part.items() if v is not None}
             for part in sorted(parts, key=lambda p: p["PartNumber"])
@@ -345,13 +391,14 @@ class S3LayerStore(LayerStore):
         }
         try:
             # NoSuchUpload: an earlier request completed it and then failed.
-            written = self._write_once(
+            written, stored = self._write_once(
                 self.client.complete_multipart_upload, args, expected or unknown_object(key), parts
             )
         except S3_ERRORS as exc:
             raise StorageError(f"could not complete {key} in {self.bucket}: {exc}") from exc
         if not written:  # the key was taken: its parts would linger until aborted
             self.part_upload_abort(key, upload_id)
+        return stored.version_id
 
     def part_upload_abort(self, key: str, upload_id: str) -> None:
         try:
@@ -428,6 +475,16 @@ class _MultipartPartWriter(PartWriter):
 
     def close(self) -> None:
         self.body = None
+
+
+def _version(answer: dict[str, Any]) -> str | None:
+    """The version id in S3's answer; None when the bucket keeps no versions ("null")."""
+    version = answer.get("VersionId")
+    return version if version and version != "null" else None
+
+
+def _version_arg(version_id: str | None) -> dict[str, str]:
+    return {"VersionId": version_id} if version_id else {}
 
 
 def _error_code(exc: ClientError) -> str:

@@ -54,7 +54,7 @@ def test_save_hashes_what_it_stores_and_copy_verifies(request, backend: str) -> 
     copied = raw.copy_to("d/x.bin", processed, "e/x.bin")
 
     assert stored.size == len(data)
-    assert stored.sha256 == hashlib.sha256(data).hexdigest() == copied
+    assert stored.sha256 == hashlib.sha256(data).hexdigest() == copied.sha256
     assert processed.sha256("e/x.bin") == (len(data), stored.sha256)
     assert list(processed.list_keys("e/")) == ["e/x.bin"]
 
