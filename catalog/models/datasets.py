@@ -153,12 +153,9 @@ class DataFile(models.Model):
         ]
         indexes = [
             models.Index(fields=["dataset", "folder", "path"], name="datafile_folder_idx"),
-            # The fixity check's order: never verified first, then oldest.
-            models.Index(
-                models.F("verified_at").asc(nulls_first=True),
-                "id",
-                name="datafile_fixity_order_idx",
-            ),
+            # The fixity check's order: never verified (IS NULL, by id) first,
+            # then oldest; two index scans, as SQLite cannot index NULLS FIRST.
+            models.Index(fields=["verified_at", "id"], name="datafile_fixity_order_idx"),
         ]
 
     def __str__(self) -> str:

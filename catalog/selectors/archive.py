@@ -84,12 +84,20 @@ def zip_stream(members: Iterable[ZipMember]) -> Iterator[bytes]:
     sink = _Sink()
     # The sink has no tell(): zipfile then writes a seekless archive.
     archive = zipfile.ZipFile(cast("IO[bytes]", sink), mode="w", compression=zipfile.ZIP_STORED)
-    for member in members:
-        try:
-            yield from _member_write(archive, sink, member)
-        except (StorageError, ChecksumMismatch) as exc:
-            yield from _trailer(archive, sink, member, exc)
-            raise ZipBroken(f"the zip stopped at '{member.name}': {exc}") from exc
+    members = iter(members)
+    try:
+        for member in members:
+            try:
+                yield from _member_write(archive, sink, member)
+            except (StorageError, ChecksumMismatch) as exc:
+                yield from _trailer(archive, sink, member, exc)
+                raise ZipBroken(f"the zip stopped at '{member.name}': {exc}") from exc
+    finally:
+        # The rows come from a database cursor: closed now, not whenever the
+        # broken generator is collected (by then its transaction may be gone).
+        close = getattr(members, "close", None)
+        if close is not None:
+            close()
     archive.close()
     yield from sink.drain()
 
