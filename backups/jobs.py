@@ -6,6 +6,8 @@ from django.conf import settings
 
 from lakeweb.jobs.registry import QUEUE_LONG, job_kind
 
+from .fixity import FIXITY_KIND, fixity_body
+from .reconcile import RECONCILE_KIND, reconcile_body
 from .services import backup_on_fail, restore_body, retention_body, snapshot_body
 
 job_kind(
@@ -32,3 +34,19 @@ job_kind(
     time_limit=settings.JOBS_LONGEST_SECONDS,
     max_attempts=3,
 )(retention_body)
+
+# --- fixity: scheduled batches and the reconciliation pass (backups/fixity.py) ---
+job_kind(
+    FIXITY_KIND,
+    label="Fixity batch",
+    queue=QUEUE_LONG,
+    time_limit=settings.JOBS_LONGEST_SECONDS,
+    max_attempts=5,
+)(fixity_body)
+job_kind(
+    RECONCILE_KIND,
+    label="Reconciliation",
+    queue=QUEUE_LONG,
+    time_limit=settings.JOBS_LONGEST_SECONDS,
+    max_attempts=3,
+)(reconcile_body)

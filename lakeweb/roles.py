@@ -24,7 +24,7 @@ PERMISSIONS: dict[str, dict[str, list[str]]] = {
             "view_provenanceevent",
         ],
         MEMBER: ["add_dataset", "promote_to_processed", "add_provenanceevent"],
-        CURATOR: ["promote_onward", "delete_dataset"],
+        CURATOR: ["promote_onward", "delete_dataset", "view_fixityfailure"],
     },
     # Its events moved to catalog (with their permissions); lineage has no model of its own.
     "provenance": {VIEWER: [], MEMBER: [], CURATOR: []},

@@ -530,3 +530,16 @@ LOGGING = {
         "django.server": {"level": "WARNING"},
     },
 }
+
+# --- Fixity (backups/fixity.py; README "Fixity") ------------------------------------
+# Every stored object is read back and hashed at least once per cycle. Beat runs
+# a batch every FIXITY_INTERVAL_MINUTES; each batch is sized from the objects
+# count so that the cycle holds, within FIXITY_BYTES_PER_HOUR (0: no budget).
+FIXITY_CYCLE_DAYS = max(1, env.int("FIXITY_CYCLE_DAYS", default=14))
+FIXITY_INTERVAL_MINUTES = max(1, env.int("FIXITY_INTERVAL_MINUTES", default=60))
+FIXITY_BYTES_PER_HOUR = max(0, env.int("FIXITY_BYTES_PER_HOUR", default=0))
+FIXITY_CONCURRENCY = max(1, env.int("FIXITY_CONCURRENCY", default=4))
+# Most files one batch takes, whatever the arithmetic asks (a batch is one job).
+FIXITY_MAX_BATCH = max(1, env.int("FIXITY_MAX_BATCH", default=200_000))
+# Objects younger than this are never taken for orphans (a write in progress).
+FIXITY_ORPHAN_GRACE_HOURS = max(1, env.int("FIXITY_ORPHAN_GRACE_HOURS", default=24))

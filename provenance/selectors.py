@@ -67,3 +67,9 @@ def lineage(*, dataset: Dataset) -> list[Dataset]:
         seen.add(current)
         chain.append(Dataset.objects.get(pk=current))
     return list(reversed(chain))
+
+
+def descendants(*, dataset_id: Any) -> list[Dataset]:
+    """Every dataset made from this one, at any depth (through ``used`` links)."""
+    ids = {child for _parent, child in _walk(dataset_id, _children)} - {dataset_id}
+    return list(Dataset.objects.filter(pk__in=ids).only("id", "name", "layer", "status"))
