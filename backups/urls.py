@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import fixity_views, views
 
 app_name = "backups"
 
@@ -8,4 +8,6 @@ urlpatterns = [
     path("", views.backup_list, name="backup_list"),
     path("trigger/", views.backup_trigger, name="backup_trigger"),
     path("restore/", views.backup_restore, name="backup_restore"),
+    path("fixity/", fixity_views.fixity_page, name="fixity"),
+    path("fixity/run/", fixity_views.fixity_run, name="fixity_run"),
 ]

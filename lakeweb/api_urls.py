@@ -4,6 +4,7 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
 from backups import api as backups_api
+from backups import fixity_api
 from catalog import api as catalog_api
 from provenance import api as provenance_api
 
@@ -46,6 +47,8 @@ urlpatterns = [
     path("datasets/<uuid:pk>/bag/", provenance_api.DatasetBag.as_view(), name="dataset_bag"),
     path("backups/", backups_api.BackupList.as_view(), name="backup_list"),
     path("backups/<uuid:pk>/", backups_api.BackupDetail.as_view(), name="backup_detail"),
+    # fixity
+    path("fixity/", fixity_api.FixityOverview.as_view(), name="fixity"),
     # Anything else, malformed ids included: a JSON 404 rather than the HTML page.
     re_path(r"^.*$", api.not_found),
 ]

@@ -10,6 +10,7 @@ from lakeweb.storage import ObjectMissing
 
 from .. import selectors
 from ..models import DataFile, Dataset, DatasetStatus
+from ..selectors.fixity import dataset_fixity
 from ..selectors.tree import (
     FolderPage,
     TreeNotFound,
@@ -42,6 +43,7 @@ def dataset_detail(request: HttpRequest, pk: str) -> HttpResponse:
         "timeline": selectors.dataset_timeline(dataset=dataset),
         "jobs": selectors.dataset_jobs(dataset=dataset),
         "actions": selectors.dataset_actions(dataset=dataset, user=request.user),
+        "fixity": dataset_fixity(dataset=dataset),
     }
     return render(request, "catalog/dataset_detail.html", context)
 
