@@ -248,7 +248,7 @@ def fixity_body(ctx: JobContext) -> dict[str, Any]:
             for datafile, outcome in zip(rows, pool.map(file_check, rows), strict=True):
                 outcome_record(datafile, outcome, found_by="fixity")
                 done += 1
-            ctx.progress(done, len(ids))
+                ctx.progress(done, len(ids))  # written at most once a second
     return _result(ids, cutoff, plan)
 
 
