@@ -33,11 +33,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q, Sum
+from django.db.models import Count, Min, Q, Sum
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from catalog.models import DataFile, DatasetStatus, FixityFailure, FixityKind
+from catalog.models import DataFile, Dataset, DatasetStatus, FixityFailure, FixityKind
 from catalog.services.fixity import fixity_failure_record
 from lakeweb.jobs.models import Job
 from lakeweb.jobs.runner import JobContext
@@ -249,7 +249,28 @@ def fixity_body(ctx: JobContext) -> dict[str, Any]:
                 outcome_record(datafile, outcome, found_by="fixity")
                 done += 1
                 ctx.progress(done, len(ids))  # written at most once a second
+    datasets_verified_refresh(ids)
     return _result(ids, cutoff, plan)
+
+
+def datasets_verified_refresh(ids: list[int]) -> None:
+    """Write ``files_verified_at`` of the datasets whose files the batch verified.
+
+    One aggregate over those datasets' files, in the worker, so that a
+    dataset page reads one field instead of all its files.
+    """
+    datasets = set()
+    for start in range(0, len(ids), ROWS_PER_BATCH * 10):
+        chunk = ids[start : start + ROWS_PER_BATCH * 10]
+        datasets |= set(DataFile.objects.filter(pk__in=chunk).values_list("dataset_id", flat=True))
+    summary = (
+        DataFile.objects.filter(dataset_id__in=datasets)
+        .values("dataset_id")
+        .annotate(never=Count("id", filter=Q(verified_at__isnull=True)), oldest=Min("verified_at"))
+    )
+    for row in summary:
+        oldest = row["oldest"] if row["never"] == 0 else None
+        Dataset.objects.filter(pk=row["dataset_id"]).update(files_verified_at=oldest)
 
 
 def _result(ids: list[int], cutoff: datetime, plan: FixityPlan | None) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from lakeweb.templatetags.sizes import size_iec
 from .models import (
     DataFile,
     Dataset,
+    FixityFailure,
     MetadataField,
     MetadataForm,
     MetadataFormVersion,
@@ -212,3 +213,21 @@ class ProvenanceEventAdmin(RecordAdmin):
     )
     list_filter = ("activity", "target_layer")
     search_fields = ("actor_label", "note", "dataset__name")
+
+
+@admin.register(FixityFailure)
+class FixityFailureAdmin(RecordAdmin):
+    """Read-only: failures are recorded by fixity, and closed by it when the bytes are intact."""
+
+    list_display = (
+        "found_at",
+        "kind",
+        "layer",
+        "storage_key",
+        "dataset",
+        "found_by",
+        "resolved_at",
+    )
+    list_filter = ("kind", "layer", "found_by")
+    list_select_related = ("dataset",)
+    search_fields = ("storage_key", "dataset__name")

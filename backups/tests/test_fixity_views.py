@@ -99,12 +99,13 @@ def test_fixity_api_bad_input_is_a_400_and_stores_nothing(api_for, users, body) 
 def test_dataset_page_shows_last_verification_and_failures(client_for, failed) -> None:
     page = client_for("viewer").get(reverse("catalog:dataset_detail", args=[failed["raw"].pk]))
     text = page.content.decode()
-    assert "Last verified" in text and "except 1 not verified yet" in text
-    assert "Fixity failure (bytes differ from the recorded SHA-256)" in text
+    assert "Last verified" in text and "not every file verified yet" in text
+    assert "Fixity failure (bytes differ from the recorded SHA-256)" in text and PATH in text
     clean = client_for("viewer").get(
         reverse("catalog:dataset_detail", args=[failed["processed"].pk])
     )
     assert "Fixity failure" not in clean.content.decode()
+    assert "every file read back and matching its SHA-256 since" in clean.content.decode()
 
 
 def test_a_fixed_object_leaves_the_page(client_for, failed, filesystem_lake) -> None:
@@ -118,3 +119,10 @@ def test_a_fixed_object_leaves_the_page(client_for, failed, filesystem_lake) -> 
     assert FixityFailure.objects.get().resolved_at is not None
     page = client_for("curator").get(reverse("backups:fixity")).content.decode()
     assert "No open failures." in page
+
+
+def test_admin_lists_fixity_failures_read_only(client_for, failed) -> None:
+    admin = client_for("admin")
+    page = admin.get(reverse("admin:catalog_fixityfailure_changelist"))
+    assert page.status_code == 200 and failed["datafile"].storage_key in page.content.decode()
+    assert admin.get(reverse("admin:catalog_fixityfailure_add")).status_code == 403

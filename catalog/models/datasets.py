@@ -85,6 +85,10 @@ class Dataset(models.Model):
     storage_prefix = models.CharField(max_length=200, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     sealed_at = models.DateTimeField(null=True, blank=True)
+    # Every file of the dataset was verified by fixity at or after this time
+    # (null until each was once). Written by each fixity batch for the
+    # datasets it touched, so the dataset page reads one field, not its files.
+    files_verified_at = models.DateTimeField(null=True, blank=True, editable=False)
     # What text search reads, written once at sealing (a dataset never changes
     # after): name, description, external id, tags and metadata values.
     # PostgreSQL searches ``search_vector`` (GIN index, ranked); other
