@@ -101,5 +101,6 @@ def _blob_put(entry: dict[str, Any], store: LayerStore) -> bool:
         target_key=key,
         sha256=entry["sha256"],
         size=entry["size"],
+        version_id=entry.get("version_id"),  # the sealed version, not a later PUT
     )
     return True

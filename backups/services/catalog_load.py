@@ -104,7 +104,8 @@ def dataset_load(row: dict[str, Any], files: list[dict[str, Any]]) -> Dataset:
     dataset.tags.set(Tag.objects.filter(name__in=row["tags"]))
     DataFile.objects.filter(dataset=dataset).delete()
     DataFile.objects.bulk_create(
-        DataFile(dataset=dataset, **{name: f[name] for name in FILE_FIELDS}) for f in files
+        DataFile(dataset=dataset, version_id=f.get("version_id"), **{n: f[n] for n in FILE_FIELDS})
+        for f in files
     )
     if dataset.status == DatasetStatus.READY:
         dataset_index(dataset=dataset, files=[(f["path"], f["size"]) for f in files])

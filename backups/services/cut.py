@@ -211,10 +211,14 @@ def _datasets(cut: Cut) -> Iterator[dict[str, Any]]:
 
 def _spool_files(cut: Cut, dataset: Dataset) -> list[dict[str, Any]]:
     """The dataset's files, for its catalog row and, one line each, for the blob copy."""
-    files = list(DataFile.objects.filter(dataset=dataset).order_by("path").values(*FILE_FIELDS))
+    rows = DataFile.objects.filter(dataset=dataset).order_by("path")
+    files = list(rows.values(*FILE_FIELDS, "version_id"))
     for row in files:
+        # The copy reads the sealed version; the catalog does not keep it (a
+        # restored object is a new version of another bucket).
         line = row | {"dataset": str(dataset.id), "layer": dataset.layer}
         cut.files.write(_dump(line) + b"\n")
+        del row["version_id"]
     cut.file_count += len(files)
     return files
 

@@ -24,7 +24,7 @@ from lakeweb.jobs.runner import JobContext
 from lakeweb.jobs.services import job_request
 from lakeweb.storage import StorageError, layer_store
 from lakeweb.storage.backupstore import backup_store
-from lakeweb.storage.copy import copy_verified
+from lakeweb.storage.copy import copy_verified_object
 
 from .blobs import blob_key
 from .catalog_load import (
@@ -206,7 +206,7 @@ def _bytes_restore(
     for n, entry in enumerate(files):
         progress(n)
         try:
-            copy_verified(
+            stored = copy_verified_object(
                 source=store,
                 key=blob_key(entry["sha256"]),
                 target=layer,
@@ -219,3 +219,5 @@ def _bytes_restore(
             raise ChecksumMismatch(
                 f"{entry['path']}: the backup's bytes do not match its SHA-256 {entry['sha256']}"
             ) from None
+        # The version this restore wrote is the one the catalog reads from now on.
+        entry["version_id"] = stored.version_id

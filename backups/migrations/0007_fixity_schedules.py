@@ -35,7 +35,7 @@ def forwards(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("backups", "0004_backupjob_job_fields_go"),
+        ("backups", "0006_retention_schedule"),
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 

@@ -10,6 +10,6 @@ def forwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("catalog", "0015_datafile_version_and_fixity")]
+    dependencies = [("catalog", "0016_datafile_version_and_fixity")]
 
     operations = [migrations.RunPython(forwards, migrations.RunPython.noop)]

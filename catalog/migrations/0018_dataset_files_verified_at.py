@@ -13,7 +13,7 @@ def checks_now(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("catalog", "0016_fixity_view_for_curators"),
+        ("catalog", "0017_fixity_view_for_curators"),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("catalog", "0014_provenance_event_moves_here"),
+        ("catalog", "0015_derivation_sources"),
     ]
 
     operations = [
