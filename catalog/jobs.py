@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from lakeweb.jobs.registry import QUEUE_DEFAULT, job_kind
 
+from .services.coldtier import cold_restore_body, cold_restore_on_fail
 from .services.promote import promotion_body, promotion_on_fail
 from .services.register import registration_body, registration_on_fail
 
@@ -22,3 +23,11 @@ job_kind(
     time_limit=6 * 3600,
     on_fail=registration_on_fail,
 )(registration_body)
+
+job_kind(
+    "cold_restore",
+    label="Restore from the cold tier",
+    queue=QUEUE_DEFAULT,
+    time_limit=3600,
+    on_fail=cold_restore_on_fail,
+)(cold_restore_body)

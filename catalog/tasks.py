@@ -11,7 +11,7 @@ import datetime
 from celery import shared_task
 from django.conf import settings
 
-from .services import uploads_abandoned_clean
+from .services import cold_restores_watch, uploads_abandoned_clean
 
 
 @shared_task(time_limit=1800, soft_time_limit=1740)
@@ -20,3 +20,9 @@ def uploads_abandoned_clean_task() -> int:
     return uploads_abandoned_clean(
         older_than=datetime.timedelta(hours=settings.UPLOAD_ABANDON_HOURS)
     )
+
+
+@shared_task(name="catalog.cold_restores_watch", time_limit=600, soft_time_limit=540)
+def cold_restores_watch_task() -> dict[str, int]:
+    """Every ARCHIVE_RESTORE_CHECK_SECONDS (beat): count thawed files, notify, expire."""
+    return cold_restores_watch()

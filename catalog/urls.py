@@ -23,4 +23,5 @@ urlpatterns = [
     path("<uuid:pk>/files/<int:file_id>/inline/", views.datafile_inline, name="datafile_inline"),
     path("<uuid:pk>/promote/", views.dataset_promote, name="dataset_promote"),
     path("<uuid:pk>/delete/", views.dataset_delete, name="dataset_delete"),
+    path("<uuid:pk>/restore/", views.dataset_restore, name="dataset_restore"),
 ]

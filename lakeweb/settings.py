@@ -306,6 +306,24 @@ RAW_RETENTION_MODE = env.str("RAW_RETENTION_MODE", default="GOVERNANCE")
 ARCHIVE_LIFECYCLE_DAYS = env.int("ARCHIVE_LIFECYCLE_DAYS", default=180)
 ARCHIVE_STORAGE_CLASS = env.str("ARCHIVE_STORAGE_CLASS", default="")
 
+# --- Archive cold tier (README "Cold tier") ------------------------------------------
+# With ARCHIVE_STORAGE_CLASS set (GLACIER or DEEP_ARCHIVE), datasets promoted into
+# archive are stored in that class and read only after a restore request: S3
+# RestoreObject with this tier, for this many days; on the filesystem store the
+# cold folder's files read ARCHIVE_FS_THAW_SECONDS after the request. A periodic
+# task looks at restores under way every ARCHIVE_RESTORE_CHECK_SECONDS.
+if ARCHIVE_STORAGE_CLASS and ARCHIVE_STORAGE_CLASS not in ("GLACIER", "DEEP_ARCHIVE"):
+    raise ImproperlyConfigured("ARCHIVE_STORAGE_CLASS must be empty, GLACIER or DEEP_ARCHIVE")
+ARCHIVE_RESTORE_TIER = env.str("ARCHIVE_RESTORE_TIER", default="Standard")
+if ARCHIVE_RESTORE_TIER not in ("Standard", "Bulk", "Expedited"):
+    raise ImproperlyConfigured("ARCHIVE_RESTORE_TIER must be Standard, Bulk or Expedited")
+ARCHIVE_RESTORE_DAYS = env.int("ARCHIVE_RESTORE_DAYS", default=7)
+if not 1 <= ARCHIVE_RESTORE_DAYS <= 365:
+    raise ImproperlyConfigured("ARCHIVE_RESTORE_DAYS must be from 1 to 365")
+ARCHIVE_FS_THAW_SECONDS = max(0, env.int("ARCHIVE_FS_THAW_SECONDS", default=60))
+ARCHIVE_RESTORE_CHECK_SECONDS = max(10, env.int("ARCHIVE_RESTORE_CHECK_SECONDS", default=300))
+# --- end of the archive cold tier ----------------------------------------------------
+
 # --- Uploads ------------------------------------------------------------------------
 # Most files in one upload, however they are sent: the start of a resumable
 # upload lists them all, and the server holds that list while it checks it.
@@ -417,6 +435,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "lakeweb-jobs-sweep": {"task": "lakeweb.jobs.sweep", "schedule": float(JOBS_SWEEP_SECONDS)},
+    "catalog-cold-restores-watch": {
+        "task": "catalog.cold_restores_watch",
+        "schedule": float(ARCHIVE_RESTORE_CHECK_SECONDS),
+    },
 }
 CELERY_TIMEZONE = TIME_ZONE
 

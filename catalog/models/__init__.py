@@ -1,5 +1,6 @@
 """Catalog models. Import from here; the modules are the implementation."""
 
+from .coldtier import ColdRestore, ColdRestoreState
 from .datasets import DataFile, DataFolder, Dataset, DatasetStatus, Layer, Source, Tag
 from .events import Activity, ProvenanceEvent
 from .fixity import FixityFailure, FixityKind
@@ -11,6 +12,8 @@ from .uploads import DerivationSource, UploadFile, UploadPart
 __all__ = [
     "Activity",
     "CatalogVersion",
+    "ColdRestore",
+    "ColdRestoreState",
     "DataFile",
     "DataFolder",
     "Dataset",

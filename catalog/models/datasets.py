@@ -83,6 +83,9 @@ class Dataset(models.Model):
     )
     failure_reason = models.TextField(blank=True)
     storage_prefix = models.CharField(max_length=200, editable=False)
+    # The archive's cold class its files are stored in (ARCHIVE_STORAGE_CLASS at
+    # promotion), or "" for files that read as they are.
+    storage_class = models.CharField(max_length=32, blank=True, default="", editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     sealed_at = models.DateTimeField(null=True, blank=True)
     # Every file of the dataset was verified by fixity at or after this time

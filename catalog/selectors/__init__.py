@@ -1,5 +1,6 @@
 """Catalog reads. Import from here; the modules are the implementation."""
 
+from .coldtier import ColdRefused, ColdState, dataset_cold_state, dataset_readable_check
 from .counts import (
     COUNT_LIMIT,
     MatchCounts,
@@ -30,6 +31,8 @@ __all__ = [
     "COUNT_LIMIT",
     "PAGE_SIZE",
     "BadCursor",
+    "ColdRefused",
+    "ColdState",
     "DatasetPage",
     "DatasetQuery",
     "Download",
@@ -41,6 +44,7 @@ __all__ = [
     "counts_wait",
     "datafile_download",
     "dataset_actions",
+    "dataset_cold_state",
     "dataset_counts",
     "dataset_counts_begin",
     "dataset_facets",
@@ -51,6 +55,7 @@ __all__ = [
     "dataset_metadata_rows",
     "dataset_ordered",
     "dataset_page",
+    "dataset_readable_check",
     "dataset_timeline",
     "metadata_forms_all",
     "metadata_forms_open",

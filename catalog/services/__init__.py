@@ -1,6 +1,7 @@
 """Catalog writes. Import from here; the modules are the implementation."""
 
 from .chunks import ChunkConflict, batch_ids, upload_batch_write, upload_chunk_write
+from .coldtier import cold_restores_watch, dataset_restore_request
 from .datasets import dataset_create, dataset_delete, dataset_fail, dataset_seal, manifest_digest
 from .errors import ActionRefused, ChecksumMismatch, PermissionRefused
 from .events import provenance_record
@@ -45,6 +46,7 @@ __all__ = [
     "batch_ids",
     "clean_path",
     "clean_paths",
+    "cold_restores_watch",
     "dataset_create",
     "dataset_delete",
     "dataset_fail",
@@ -55,6 +57,7 @@ __all__ = [
     "dataset_register_fail",
     "dataset_register_run",
     "dataset_register_start",
+    "dataset_restore_request",
     "dataset_seal",
     "dataset_upload",
     "dataset_upload_finish",

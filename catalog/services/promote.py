@@ -23,6 +23,7 @@ from lakeweb.jobs.models import Job
 from lakeweb.jobs.runner import JobContext
 from lakeweb.jobs.services import job_request
 from lakeweb.storage import layer_store
+from lakeweb.storage.cold import cold_tier
 from lakeweb.storage.copy import copy_verified_object
 
 from ..models import Activity, DataFile, Dataset, DatasetStatus, Layer, Promotion
@@ -103,6 +104,8 @@ def promotion_body(ctx: JobContext) -> dict[str, Any]:
             size=source_file.size,
             version_id=source_file.version_id,
         )
+        if target.storage_class:  # verified in the store's standard class, then chilled
+            cold_tier(target_store).chill(key, target.storage_class)
         return DataFile(
             dataset=target,
             path=source_file.path,
@@ -174,6 +177,9 @@ def _target_ensure(job: Job) -> Promotion:
                 tags=[tag.name for tag in source.tags.all()],
                 derived_from=[source],
             )
+            if promotion.target_layer == Layer.ARCHIVE and settings.ARCHIVE_STORAGE_CLASS:
+                promotion.target.storage_class = settings.ARCHIVE_STORAGE_CLASS
+                promotion.target.save(update_fields=["storage_class"])
             promotion.save(update_fields=["target"])
         return Promotion.objects.select_related("source", "target").get(pk=promotion.pk)
 

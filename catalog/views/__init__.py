@@ -1,6 +1,6 @@
 """Catalog pages; each module one job (search, browse, files, upload, actions)."""
 
-from .actions import dataset_delete, dataset_promote
+from .actions import dataset_delete, dataset_promote, dataset_restore
 from .browse import datafile_download, dataset_detail, dataset_tree
 from .dashboard import dashboard, layers
 from .files import datafile_inline, datafile_preview, dataset_zip
@@ -24,6 +24,7 @@ __all__ = [
     "dataset_detail",
     "dataset_list",
     "dataset_promote",
+    "dataset_restore",
     "dataset_tree",
     "dataset_zip",
     "layers",

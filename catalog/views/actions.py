@@ -1,4 +1,4 @@
-"""Dataset actions: promote, delete."""
+"""Dataset actions: promote, delete, restore from the cold tier."""
 
 from __future__ import annotations
 
@@ -8,12 +8,11 @@ from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
 from lakeweb.access import permission_required
-from lakeweb.errors import ActionRefused, refusal_of
+from lakeweb.errors import ActionRefused
 from lakeweb.jobs.selectors import job_message
 
 from .. import selectors, services
-from ..models import Dataset
-from .browse import dataset_detail
+from .browse import page_refused
 
 
 @require_POST
@@ -27,7 +26,7 @@ def dataset_promote(request: HttpRequest, pk: str) -> HttpResponse:
             target_layer=request.POST.get("target_layer") or None,
         )
     except ActionRefused as exc:
-        return _refused(request, dataset, exc)
+        return page_refused(request, dataset, exc)
     messages.success(
         request, f"Promotion to {promotion.target_layer}: {job_message(promotion.job)}"
     )
@@ -41,16 +40,23 @@ def dataset_delete(request: HttpRequest, pk: str) -> HttpResponse:
     try:
         services.dataset_delete(dataset=dataset, user=request.user)
     except ActionRefused as exc:
-        return _refused(request, dataset, exc)
+        return page_refused(request, dataset, exc)
     messages.success(request, "Dataset deleted.")
     return redirect("catalog:dataset_list")
 
 
-def _refused(request: HttpRequest, dataset: Dataset, exc: ActionRefused) -> HttpResponse:
-    """The dataset's page with the refusal's message and status."""
-    status, problems = refusal_of(exc)
-    for message in problems:
-        messages.error(request, message)
-    response = dataset_detail(request, str(dataset.pk))
-    response.status_code = status
-    return response
+@require_POST
+@permission_required("catalog.view_dataset", "Your account has no role yet.")
+def dataset_restore(request: HttpRequest, pk: str) -> HttpResponse:
+    """Ask for a cold dataset's files to be made readable (a job, then a periodic watch)."""
+    dataset = selectors.dataset_get(pk=pk)
+    try:
+        restore = services.dataset_restore_request(dataset=dataset, user=request.user)
+    except ActionRefused as exc:
+        return page_refused(request, dataset, exc)
+    messages.success(
+        request,
+        f"Restore requested for {restore.files_total} files: {job_message(restore.job)} "
+        "You get an email once every file is readable.",
+    )
+    return redirect("catalog:dataset_detail", pk=dataset.pk)

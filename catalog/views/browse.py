@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 
 from lakeweb.access import browse_required
+from lakeweb.errors import ActionRefused, refusal_of
 from lakeweb.storage import ObjectMissing
 
 from .. import selectors
@@ -44,8 +46,19 @@ def dataset_detail(request: HttpRequest, pk: str) -> HttpResponse:
         "jobs": selectors.dataset_jobs(dataset=dataset),
         "actions": selectors.dataset_actions(dataset=dataset, user=request.user),
         "fixity": dataset_fixity(dataset=dataset),
+        "cold": selectors.dataset_cold_state(dataset=dataset, user=request.user),
     }
     return render(request, "catalog/dataset_detail.html", context)
+
+
+def page_refused(request: HttpRequest, dataset: Dataset, exc: ActionRefused) -> HttpResponse:
+    """The dataset's page with the refusal's message and status."""
+    status, problems = refusal_of(exc)
+    for message in problems:
+        messages.error(request, message)
+    response = dataset_detail(request, str(dataset.pk))
+    response.status_code = status
+    return response
 
 
 @browse_required
@@ -66,6 +79,10 @@ def datafile_download(request: HttpRequest, pk: str, file_id: int) -> HttpRespon
         dataset_id=pk,
         dataset__status="ready",
     )
+    try:
+        selectors.dataset_readable_check(dataset=datafile.dataset)
+    except selectors.ColdRefused as exc:
+        return page_refused(request, datafile.dataset, exc)
     try:
         download = selectors.datafile_download(datafile=datafile)
     except ObjectMissing:

@@ -23,6 +23,7 @@ from ..models import DataFile, DatasetStatus
 from ..selectors import archive, tree
 from ..selectors import preview as previews
 from ..services.fixity import missing_message
+from .browse import page_refused
 
 logger = logging.getLogger(__name__)
 
@@ -40,11 +41,15 @@ def get_datafile(pk: str, file_id: int) -> DataFile:
 
 
 @browse_required
-def dataset_zip(request: HttpRequest, pk: str) -> StreamingHttpResponse:
+def dataset_zip(request: HttpRequest, pk: str) -> HttpResponseBase:
     """Every file of a ready dataset in one zip, made while it is sent."""
     dataset = selectors.dataset_get(pk=pk)
     if dataset.status != DatasetStatus.READY:
         raise Http404("This dataset was deleted; its files are gone.")
+    try:
+        selectors.dataset_readable_check(dataset=dataset)
+    except selectors.ColdRefused as exc:
+        return page_refused(request, dataset, exc)
     response = StreamingHttpResponse(
         archive.dataset_zip(dataset=dataset), content_type="application/zip"
     )
@@ -61,9 +66,12 @@ def datafile_preview(request: HttpRequest, pk: str, file_id: int) -> HttpRespons
     datafile = get_datafile(pk, file_id)
     status, error, preview = 200, "", None
     try:
+        selectors.dataset_readable_check(dataset=datafile.dataset)
         preview = previews.datafile_preview(datafile=datafile)
     except ObjectMissing:
         status, error = 404, missing_message(datafile=datafile)
+    except selectors.ColdRefused as exc:
+        status, error = 409, str(exc)
     except StorageError:
         logger.exception("preview of file %s failed", datafile.pk)
         status, error = 503, UNREADABLE
@@ -83,6 +91,10 @@ def datafile_preview(request: HttpRequest, pk: str, file_id: int) -> HttpRespons
 def datafile_inline(request: HttpRequest, pk: str, file_id: int) -> HttpResponseBase:
     """A PNG, JPEG, GIF or WebP image proven by its bytes, for the preview's <img>."""
     datafile = get_datafile(pk, file_id)
+    try:
+        selectors.dataset_readable_check(dataset=datafile.dataset)
+    except selectors.ColdRefused as exc:
+        return HttpResponse(str(exc), status=409, content_type="text/plain; charset=utf-8")
     try:
         image = previews.datafile_image(datafile=datafile)
     except previews.PreviewRefused as exc:

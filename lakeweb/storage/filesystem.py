@@ -239,9 +239,26 @@ class FilesystemLayerStore(LayerStore):
             yield ListedObject(key=key, size=info.st_size, modified=modified)
 
     def delete_prefix(self, prefix: str) -> int:
+        from .cold import cold_root, thaw_root
+
         count = super().delete_prefix(prefix)
         shutil.rmtree(self._path(prefix), ignore_errors=True)
+        if prefix:  # a dataset of the cold tier keeps its files in the cold folder
+            shutil.rmtree(cold_root(self) / prefix, ignore_errors=True)
+            shutil.rmtree(thaw_root(self) / prefix, ignore_errors=True)
         return count
+
+    def open(self, key: str) -> IO[bytes]:
+        """The file, or its cold copy once thawed (lakeweb.storage.cold)."""
+        try:
+            return super().open(key)
+        except StorageError:
+            from .cold import thawed_path
+
+            thawed = thawed_path(self, key)
+            if thawed is None:
+                raise
+            return open(thawed, "rb")
 
     def ensure(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
