@@ -180,8 +180,10 @@ def s3_lake_on(
     values = s3_settings(endpoint)
     for name, value in values.items():
         setattr(settings, name, value)
-    if operator is not None:
-        settings.S3_ACCESS_KEY_ID, settings.S3_SECRET_ACCESS_KEY = operator
+    if operator is None:
+        layers_ensure()
+        return values
+    settings.S3_ACCESS_KEY_ID, settings.S3_SECRET_ACCESS_KEY = operator
     layers_ensure()
     settings.S3_ACCESS_KEY_ID = values["S3_ACCESS_KEY_ID"]
     settings.S3_SECRET_ACCESS_KEY = values["S3_SECRET_ACCESS_KEY"]

@@ -28,6 +28,7 @@ from .forms import DatasetSearchForm
 from .models import DataFile, Dataset
 from .serializers import (
     REPEATED_QUERY_PARAMETERS,
+    ColdRestoreSerializer,
     DataFileSerializer,
     DatasetDetailSerializer,
     DatasetPageSerializer,
@@ -178,13 +179,16 @@ class DatafileDownload(generics.GenericAPIView):
 
     @extend_schema(
         summary="Where to download one file (a presigned URL on S3)",
-        responses={200: DownloadSerializer, **error_responses(401, 403, 404)},
+        description="409 while the dataset's files are in the archive's cold storage "
+        "and not restored.",
+        responses={200: DownloadSerializer, **error_responses(401, 403, 404, 409)},
     )
     def get(self, request: Request, pk: Any, file_id: int) -> Response:
         dataset = selectors.dataset_get_ready(pk=pk)
         datafile = dataset.files.filter(pk=file_id).first()
         if datafile is None:
             raise NotFound("This dataset has no file with this id.")
+        selectors.dataset_readable_check(dataset=dataset)  # a cold one: 409 until restored
         download = selectors.datafile_download(datafile=datafile)
         if download.stream is not None:
             download.stream.close()  # folder storage: the page serves the bytes
@@ -215,6 +219,26 @@ class DatasetPromote(generics.GenericAPIView):
             target_layer=body.validated_data.get("target_layer"),
         )
         return Response(PromotionSerializer(promotion).data, status=status.HTTP_202_ACCEPTED)
+
+
+class DatasetRestore(generics.GenericAPIView):
+    permission_classes = [CanBrowse]
+    serializer_class = ColdRestoreSerializer
+
+    @extend_schema(
+        summary="Request a restore of a dataset in the archive's cold storage",
+        description="Queues a job asking the store to make every file readable for "
+        "ARCHIVE_RESTORE_DAYS; the requester is emailed once all are. Curators, and members "
+        "for their own datasets. 409 for a dataset not in cold storage, or with a restore "
+        "under way or readable already. No body.",
+        request=None,
+        responses={202: ColdRestoreSerializer, **error_responses(401, 403, 404, 409, 413)},
+    )
+    def post(self, request: Request, pk: Any) -> Response:
+        restore = services.dataset_restore_request(
+            dataset=selectors.dataset_get_ready(pk=pk), user=request.user
+        )
+        return Response(ColdRestoreSerializer(restore).data, status=status.HTTP_202_ACCEPTED)
 
 
 class Stats(generics.GenericAPIView):

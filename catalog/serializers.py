@@ -13,7 +13,15 @@ from lakeweb.jobs.models import JobStatus
 from lakeweb.jobs.selectors import job_message
 
 from .forms import MAX_EXPERIMENTS
-from .models import DataFile, Dataset, Layer, MetadataFormVersion, Promotion, Source
+from .models import (
+    ColdRestore,
+    DataFile,
+    Dataset,
+    Layer,
+    MetadataFormVersion,
+    Promotion,
+    Source,
+)
 from .selectors.forms import metadata_form_find
 from .services import DatasetDraft, form_version_current
 from .services.derive import MAX_DERIVED_FROM
@@ -131,8 +139,20 @@ class DatasetDetailSerializer(DatasetSerializer):
     form = serializers.SerializerMethodField()
 
     class Meta(DatasetSerializer.Meta):
-        fields = [*DatasetSerializer.Meta.fields, "metadata", "manifest_digest", "form"]
+        fields = [
+            *DatasetSerializer.Meta.fields,
+            "metadata",
+            "manifest_digest",
+            "form",
+            "storage_class",
+        ]
         read_only_fields = fields
+        extra_kwargs = {
+            "storage_class": {
+                "help_text": "The archive's cold class its files are in (GLACIER, "
+                "DEEP_ARCHIVE): they read only after a restore. Empty: they read as they are."
+            }
+        }
 
     def get_form(self, dataset: Dataset) -> dict[str, Any] | None:
         version = dataset.form_version
@@ -349,3 +369,29 @@ class DatasetStatusSerializer(serializers.ModelSerializer):
     def get_status_url(self, dataset: Dataset) -> str:
         request = self.context.get("request")
         return reverse("api:dataset_status", kwargs={"pk": dataset.pk}, request=request)
+
+
+class ColdRestoreSerializer(serializers.ModelSerializer):
+    dataset = serializers.UUIDField(source="dataset_id", read_only=True)
+    job = serializers.UUIDField(source="job_id", read_only=True)
+    job_status = serializers.ChoiceField(
+        source="job.status", choices=JobStatus.choices, read_only=True
+    )
+
+    class Meta:
+        model = ColdRestore
+        fields = [
+            "id",
+            "dataset",
+            "job",
+            "job_status",
+            "state",
+            "storage_class",
+            "tier",
+            "days",
+            "files_ready",
+            "files_total",
+            "expires_at",
+            "created_at",
+        ]
+        read_only_fields = fields

@@ -32,6 +32,9 @@ urlpatterns = [
         "datasets/<uuid:pk>/promote/", catalog_api.DatasetPromote.as_view(), name="dataset_promote"
     ),
     path(
+        "datasets/<uuid:pk>/restore/", catalog_api.DatasetRestore.as_view(), name="dataset_restore"
+    ),
+    path(
         "datasets/<uuid:pk>/lineage/",
         provenance_api.DatasetLineage.as_view(),
         name="dataset_lineage",

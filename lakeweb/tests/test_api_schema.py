@@ -34,8 +34,9 @@ def operations(schema: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
 
 def test_every_operation_documents_its_errors_with_the_error_body(schema) -> None:
     found = operations(schema)
-    # + the exports (PROV-JSON, RO-Crate, BagIt), + fixity (GET and POST /api/fixity/)
-    assert len(found) == 14 + 3 + 2
+    # + the exports (PROV-JSON, RO-Crate, BagIt), + fixity (GET and POST /api/fixity/),
+    # + a cold dataset's restore request
+    assert len(found) == 14 + 3 + 2 + 1
 
     for method, path, operation in found:
         statuses = {int(status) for status in operation["responses"]}
@@ -53,7 +54,9 @@ def test_every_operation_documents_its_errors_with_the_error_body(schema) -> Non
             assert body["description"]
 
 
-def test_only_deleting_and_promoting_document_a_conflict(schema) -> None:
+def test_only_deleting_promoting_restoring_and_cold_downloads_document_a_conflict(
+    schema,
+) -> None:
     conflicts = {
         (method, path)
         for method, path, operation in operations(schema)
@@ -62,6 +65,9 @@ def test_only_deleting_and_promoting_document_a_conflict(schema) -> None:
     assert conflicts == {
         ("delete", "/api/datasets/{id}/"),
         ("post", "/api/datasets/{id}/promote/"),
+        ("post", "/api/datasets/{id}/restore/"),
+        # a file of a dataset in the archive's cold storage, not restored
+        ("get", "/api/datasets/{id}/files/{file_id}/download/"),
     }
 
 
