@@ -307,13 +307,12 @@ ARCHIVE_LIFECYCLE_DAYS = env.int("ARCHIVE_LIFECYCLE_DAYS", default=180)
 ARCHIVE_STORAGE_CLASS = env.str("ARCHIVE_STORAGE_CLASS", default="")
 
 # --- Archive cold tier (README "Cold tier") ------------------------------------------
-# With ARCHIVE_STORAGE_CLASS set (GLACIER or DEEP_ARCHIVE), datasets promoted into
+# With ARCHIVE_STORAGE_CLASS set to GLACIER or DEEP_ARCHIVE (another name, such as a
+# MinIO tier, only names the lifecycle rule's class), datasets promoted into
 # archive are stored in that class and read only after a restore request: S3
 # RestoreObject with this tier, for this many days; on the filesystem store the
 # cold folder's files read ARCHIVE_FS_THAW_SECONDS after the request. A periodic
 # task looks at restores under way every ARCHIVE_RESTORE_CHECK_SECONDS.
-if ARCHIVE_STORAGE_CLASS and ARCHIVE_STORAGE_CLASS not in ("GLACIER", "DEEP_ARCHIVE"):
-    raise ImproperlyConfigured("ARCHIVE_STORAGE_CLASS must be empty, GLACIER or DEEP_ARCHIVE")
 ARCHIVE_RESTORE_TIER = env.str("ARCHIVE_RESTORE_TIER", default="Standard")
 if ARCHIVE_RESTORE_TIER not in ("Standard", "Bulk", "Expedited"):
     raise ImproperlyConfigured("ARCHIVE_RESTORE_TIER must be Standard, Bulk or Expedited")

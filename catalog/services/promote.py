@@ -23,7 +23,7 @@ from lakeweb.jobs.models import Job
 from lakeweb.jobs.runner import JobContext
 from lakeweb.jobs.services import job_request
 from lakeweb.storage import layer_store
-from lakeweb.storage.cold import cold_tier
+from lakeweb.storage.cold import COLD_CLASSES, cold_tier
 from lakeweb.storage.copy import copy_verified_object
 
 from ..models import Activity, DataFile, Dataset, DatasetStatus, Layer, Promotion
@@ -177,7 +177,9 @@ def _target_ensure(job: Job) -> Promotion:
                 tags=[tag.name for tag in source.tags.all()],
                 derived_from=[source],
             )
-            if promotion.target_layer == Layer.ARCHIVE and settings.ARCHIVE_STORAGE_CLASS:
+            if promotion.target_layer == Layer.ARCHIVE and settings.ARCHIVE_STORAGE_CLASS in (
+                COLD_CLASSES
+            ):
                 promotion.target.storage_class = settings.ARCHIVE_STORAGE_CLASS
                 promotion.target.save(update_fields=["storage_class"])
             promotion.save(update_fields=["target"])

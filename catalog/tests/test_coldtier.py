@@ -251,3 +251,12 @@ def test_restore_request_is_post_only(client_for, cold_row) -> None:
     response = client_for("curator").get(reverse("catalog:dataset_restore", args=[cold_row.pk]))
     assert response.status_code == 405
     assert not ColdRestore.objects.exists()
+
+
+def test_a_class_that_needs_no_restore_only_names_the_lifecycle_rule(
+    settings, member, curator
+) -> None:
+    settings.ARCHIVE_STORAGE_CLASS = "COLD-TIER-ON-MINIO"  # a MinIO tier name, say
+    archived = _archive(member, curator)
+    assert archived.storage_class == ""
+    assert layer_store("archive").open(archived.files.get(path=README).storage_key).read()
