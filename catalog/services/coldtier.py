@@ -11,27 +11,31 @@ all do, with the date the copies go cold again.
 from __future__ import annotations
 
 import datetime
+import logging
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
 from lakeweb.jobs.runner import JobContext
 from lakeweb.jobs.services import job_request
-from lakeweb.storage import layer_store
+from lakeweb.storage import StorageError, layer_store
 from lakeweb.storage.cold import cold_tier
 
 from ..models import ColdRestore, ColdRestoreState, Dataset, DatasetStatus
 from ..selectors.coldtier import restore_permitted
 from .errors import ActionRefused, PermissionRefused
 
-# Files whose state one pass of the watch reads, per restore: a pass stays
-# short whatever the dataset's size, and the next one goes on from there.
-WATCH_FILES_PER_PASS = 2000
+# File states one pass of the watch reads in all (a HEAD each on S3): a pass
+# stays short whatever the datasets' sizes; the next one goes on from there.
+WATCH_FILES_PER_PASS = 5000
+logger = logging.getLogger(__name__)
+
 # Restores one pass looks at (those looked at longest ago first).
 WATCH_RESTORES_PER_PASS = 200
 
@@ -94,27 +98,47 @@ def cold_restore_on_fail(job: Any, reason: str) -> None:
 
 
 def cold_restores_watch(*, now: datetime.datetime | None = None) -> dict[str, int]:
-    """One pass over restores under way and readable ones: count, notify, expire."""
+    """One pass over restores under way and readable ones: count, notify, expire.
+
+    At most WATCH_FILES_PER_PASS file states are read in all, so a pass stays
+    short however many restores wait; those looked at longest ago go first.
+    A restore whose store fails is logged and left for the next pass: it
+    does not hold up the others.
+    """
     now = now or timezone.now()
     expired = ColdRestore.objects.filter(state=ColdRestoreState.READY, expires_at__lte=now).update(
         state=ColdRestoreState.EXPIRED
     )
     thawing = ColdRestore.objects.filter(state=ColdRestoreState.THAWING).order_by(
-        "checked_at", "created_at"
+        F("checked_at").asc(nulls_first=True), "created_at"
     )
-    ready = 0
+    ready, budget = 0, WATCH_FILES_PER_PASS
     for restore in thawing.select_related("dataset", "requested_by")[:WATCH_RESTORES_PER_PASS]:
-        ready += cold_restore_check(restore=restore, now=now)
+        if budget <= 0:
+            break
+        try:
+            done, looked = cold_restore_check(restore=restore, now=now, budget=budget)
+        except StorageError as exc:
+            logger.warning("cold restore %s: %s", restore.pk, exc)
+            ColdRestore.objects.filter(pk=restore.pk).update(checked_at=now)
+            continue
+        ready, budget = ready + done, budget - looked
     return {"expired": expired, "ready": ready}
 
 
-def cold_restore_check(*, restore: ColdRestore, now: datetime.datetime) -> bool:
-    """Read the state of the files not known readable yet; True when the last one is."""
+def cold_restore_check(
+    *, restore: ColdRestore, now: datetime.datetime, budget: int = WATCH_FILES_PER_PASS
+) -> tuple[bool, int]:
+    """Read the state of up to ``budget`` files not known readable yet.
+
+    Returns whether the last file is readable now, and how many states were read.
+    """
     tier = cold_tier(layer_store(restore.dataset.layer))
     keys = restore.dataset.files.order_by("path").values_list("storage_key", flat=True)
-    first = restore.files_ready
+    first, looked = restore.files_ready, 0
     expires = restore.expires_at
-    for key in keys[first : first + WATCH_FILES_PER_PASS]:
+    for key in keys[first : first + budget]:
+        looked += 1
         thaw = tier.thaw_status(key)
         if not thaw.readable:
             break  # restores end in about the order they were asked; look again next pass
@@ -128,7 +152,7 @@ def cold_restore_check(*, restore: ColdRestore, now: datetime.datetime) -> bool:
     restore.save(update_fields=["files_ready", "expires_at", "checked_at", "state", "ready_at"])
     if done:
         cold_restore_notify(restore=restore)
-    return done
+    return done, looked
 
 
 def cold_restore_notify(*, restore: ColdRestore) -> None:

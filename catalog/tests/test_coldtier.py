@@ -260,3 +260,51 @@ def test_a_class_that_needs_no_restore_only_names_the_lifecycle_rule(
     archived = _archive(member, curator)
     assert archived.storage_class == ""
     assert layer_store("archive").open(archived.files.get(path=README).storage_key).read()
+
+
+# --- faults ---------------------------------------------------------------------------
+
+
+def _lose_a_cold_file(dataset: Dataset) -> None:
+    store = layer_store("archive")
+    cold_path(store, dataset.files.get(path=README).storage_key).unlink()
+
+
+def test_a_broken_restore_does_not_hold_up_the_others(
+    settings, filesystem_lake, member, curator, client_for
+) -> None:
+    settings.ARCHIVE_STORAGE_CLASS = "GLACIER"
+    settings.ARCHIVE_FS_THAW_SECONDS = 0
+    broken, sound = _archive(member, curator), _archive(member, curator)
+    client = client_for("curator")
+    first, second = _restore(client, broken), _restore(client, sound)
+    _lose_a_cold_file(broken)
+    assert cold_restores_watch() == {"expired": 0, "ready": 1}
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (second.state, first.state) == ("ready", "thawing")
+    assert first.checked_at is not None  # looked at, so the next pass starts with the others
+
+
+def test_a_restore_job_that_cannot_ask_ends_failed_with_the_reason_and_can_be_asked_again(
+    settings, filesystem_lake, member, curator, client_for
+) -> None:
+    from lakeweb.jobs.runner import job_fail
+
+    settings.ARCHIVE_STORAGE_CLASS = "GLACIER"
+    dataset = _archive(member, curator)
+    _lose_a_cold_file(dataset)
+    client = client_for("member")
+    restore = _restore(client, dataset)  # the store fails: queued again, to retry
+    job = Job.objects.get(pk=restore.job_id)
+    assert job.status == JobStatus.QUEUED and README in job.log
+    # What the runner does once the kind's attempts have run out.
+    job_fail(job, reason=f"{README} is not in the cold folder of archive")
+    job.refresh_from_db()
+    restore.refresh_from_db()
+    assert (job.status, restore.state) == (JobStatus.FAILED, ColdRestoreState.FAILED)
+    assert README in job.error
+    page = client.get(reverse("catalog:dataset_detail", args=[dataset.pk])).content.decode()
+    assert "Request restore" in page
+    assert client.post(reverse("catalog:dataset_restore", args=[dataset.pk])).status_code == 302
+    assert ColdRestore.objects.filter(dataset=dataset).count() == 2
