@@ -88,16 +88,18 @@ class S3ColdTier(ColdTier):
             raise StorageError(f"could not {what} {key} in {self.store.bucket}: {exc}") from exc
 
     def chill(self, key: str, storage_class: str) -> None:
-        # A copy onto itself that changes only the class: server-side, no bytes move.
-        source = {"Bucket": self.store.bucket, "Key": key}
-        self._call(
-            "move to the cold class",
-            key,
-            self.store.client.copy_object,
-            CopySource=source,
-            StorageClass=storage_class,
-            MetadataDirective="COPY",
-        )
+        # A copy onto itself that changes only the class: server-side, no bytes
+        # move. The managed copy splits objects over 5 GiB (CopyObject's limit)
+        # into a multipart copy.
+        def copy(*, Bucket: str, Key: str) -> None:
+            self.store.client.copy(
+                {"Bucket": Bucket, "Key": Key},
+                Bucket,
+                Key,
+                ExtraArgs={"StorageClass": storage_class, "MetadataDirective": "COPY"},
+            )
+
+        self._call("move to the cold class", key, copy)
 
     def thaw_request(self, key: str, *, days: int, tier: str) -> None:
         request = {"Days": days, "GlacierJobParameters": {"Tier": tier}}
