@@ -248,10 +248,10 @@ class FilesystemLayerStore(LayerStore):
             shutil.rmtree(thaw_root(self) / prefix, ignore_errors=True)
         return count
 
-    def open(self, key: str) -> IO[bytes]:
+    def open(self, key: str, *, version_id: str | None = None) -> IO[bytes]:
         """The file, or its cold copy once thawed (lakeweb.storage.cold)."""
         try:
-            return super().open(key)
+            return super().open(key, version_id=version_id)
         except StorageError:
             from .cold import thawed_path
 

@@ -9,7 +9,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("catalog", "0014_provenance_event_moves_here"),
+        ("catalog", "0018_dataset_files_verified_at"),
         ("lakeweb", "0001_jobs"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
