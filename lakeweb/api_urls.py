@@ -7,6 +7,7 @@ from backups import api as backups_api
 from backups import fixity_api
 from catalog import api as catalog_api
 from provenance import api as provenance_api
+from provenance.pipelines import api as pipelines_api
 
 from . import api, api_docs
 
@@ -48,6 +49,20 @@ urlpatterns = [
         name="dataset_ro_crate",
     ),
     path("datasets/<uuid:pk>/bag/", provenance_api.DatasetBag.as_view(), name="dataset_bag"),
+    # Pipelines and their runs (provenance/pipelines).
+    path("pipelines/", pipelines_api.PipelineList.as_view(), name="pipeline_list"),
+    path("pipelines/runs/", pipelines_api.RunStart.as_view(), name="pipeline_run_start"),
+    path("pipelines/runs/<uuid:pk>/", pipelines_api.RunDetail.as_view(), name="pipeline_run"),
+    path(
+        "pipelines/runs/<uuid:pk>/again/",
+        pipelines_api.RunAgain.as_view(),
+        name="pipeline_run_again",
+    ),
+    path(
+        "pipelines/runs/<uuid:pk>/cancel/",
+        pipelines_api.RunCancel.as_view(),
+        name="pipeline_run_cancel",
+    ),
     path("backups/", backups_api.BackupList.as_view(), name="backup_list"),
     path("backups/<uuid:pk>/", backups_api.BackupDetail.as_view(), name="backup_detail"),
     # fixity

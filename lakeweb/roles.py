@@ -27,7 +27,11 @@ PERMISSIONS: dict[str, dict[str, list[str]]] = {
         CURATOR: ["promote_onward", "delete_dataset", "view_fixityfailure"],
     },
     # Its events moved to catalog (with their permissions); lineage has no model of its own.
-    "provenance": {VIEWER: [], MEMBER: [], CURATOR: []},
+    "provenance": {
+        VIEWER: ["view_pipelinerun"],
+        MEMBER: ["run_pipeline"],
+        CURATOR: ["run_pipeline_curated"],
+    },
     "backups": {
         VIEWER: [],
         MEMBER: [],

@@ -447,6 +447,25 @@ vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="lakeweb <lakeweb@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
+# --- Pipelines (provenance/pipelines) ------------------------------------------------
+# Modules that register pipelines with @pipeline; a lab adds its own module here.
+LAKEWEB_PIPELINE_MODULES = env.list(
+    "LAKEWEB_PIPELINE_MODULES",
+    default=[
+        "provenance.pipelines.tables",
+        "provenance.pipelines.images",
+        "provenance.pipelines.files",
+    ],
+)
+# The longest a pipeline run may take (a pipeline may declare less).
+PIPELINE_TIME_LIMIT = env.int("PIPELINE_TIME_LIMIT", default=6 * 3600)
+# Where a worker writes a run's output before it is hashed into the target layer.
+PIPELINE_STAGING_DIR = Path(
+    env.str("PIPELINE_STAGING_DIR", default=str(DATA_DIR / "pipeline-staging"))
+)
+# How emails link back to lakeweb (a run's page).
+LAKEWEB_SITE_URL = env.str("LAKEWEB_SITE_URL", default="http://127.0.0.1:8000")
+
 # --- Security (production) ----------------------------------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=False)

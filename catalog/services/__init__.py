@@ -11,6 +11,7 @@ from .metadata_forms import (
     form_version_publish,
     metadata_clean,
     metadata_document,
+    values_clean,
 )
 from .paths import clean_path, clean_paths
 from .promote import dataset_promote_request
@@ -76,4 +77,5 @@ __all__ = [
     "upload_session_get",
     "upload_session_start",
     "uploads_abandoned_clean",
+    "values_clean",
 ]

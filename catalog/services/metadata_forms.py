@@ -46,11 +46,17 @@ def _yes_no(spec: dict[str, Any], value: Any) -> bool:
 
 def metadata_clean(*, version: MetadataFormVersion, values: dict[str, Any]) -> dict[str, Any]:
     """Validate one experiment's values against a form version; JSON-ready result."""
+    return values_clean(fields=version.fields, values=values)
+
+
+def values_clean(*, fields: list[dict[str, Any]], values: dict[str, Any]) -> dict[str, Any]:
+    """Validate values against field definitions (a form version's, or a pipeline's
+    parameters); JSON-ready result, or a ValidationError naming each field's fault."""
     values = dict(values)
-    for spec in version.fields:
+    for spec in fields:
         if spec["type"] == FieldType.BOOLEAN and spec["name"] in values:
             values[spec["name"]] = _yes_no(spec, values[spec["name"]])
-    form = metadata_form_class(version.fields)(data=values)
+    form = metadata_form_class(fields)(data=values)
     if not form.is_valid():
         raise ValidationError(
             # An ErrorList yields its messages as str; the stubs also list ValidationError.
