@@ -43,7 +43,8 @@ class PipelineSerializer(serializers.Serializer):
 class RunStartSerializer(serializers.Serializer):
     pipeline = serializers.CharField(max_length=100, help_text="A registered pipeline's name.")
     inputs = serializers.ListField(
-        child=serializers.UUIDField(),
+        # Checked by the service, which names a malformed id in its message.
+        child=serializers.CharField(max_length=40, help_text="A dataset id (UUID)."),
         min_length=1,
         max_length=MAX_INPUTS,
         help_text="Ready datasets in layers the pipeline reads.",
