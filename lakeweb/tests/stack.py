@@ -65,10 +65,12 @@ def worker_env(s3: dict[str, Any], data_dir: Path, **extra: str) -> dict[str, st
 
 
 class Worker:
-    """A Celery worker process (one process, all queues), killed for real when asked."""
+    """A Celery worker process (one process, all queues unless told), killed for real when asked."""
 
-    def __init__(self, env: dict[str, str], log: Path) -> None:
+    def __init__(self, env: dict[str, str], log: Path, *, queues: str = "") -> None:
         self.log = log
+        # "-Q pipelines" and the like: one queue only, as compose's workers run.
+        only = ["-Q", queues] if queues else []
         self._out = open(log, "ab")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
             [
@@ -81,6 +83,7 @@ class Worker:
                 "--pool=solo",
                 "-l",
                 "INFO",
+                *only,
             ],
             env=env,
             stdout=self._out,

@@ -80,4 +80,25 @@ def cancels_itself(ctx: PipelineContext) -> None:
         ctx.check()
 
 
-NAMES = ["lab.count_bytes", "lab.raises", "lab.slow", "lab.escapes", "lab.cancels_itself"]
+@pipeline(
+    name="lab.sleepy",
+    version="1",
+    description="Works for about four seconds, then writes its result: long enough to kill.",
+    reads=(Layer.RAW,),
+    writes=BOTH,
+)
+def sleepy(ctx: PipelineContext) -> None:
+    for step in range(40):
+        time.sleep(0.1)
+        ctx.progress(step + 1, 40)
+    ctx.output.write_bytes("result.txt", b"slept well")
+
+
+NAMES = [
+    "lab.sleepy",
+    "lab.count_bytes",
+    "lab.raises",
+    "lab.slow",
+    "lab.escapes",
+    "lab.cancels_itself",
+]
