@@ -35,8 +35,8 @@ def operations(schema: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
 def test_every_operation_documents_its_errors_with_the_error_body(schema) -> None:
     found = operations(schema)
     # + the exports (PROV-JSON, RO-Crate, BagIt), + fixity (GET and POST /api/fixity/),
-    # + a cold dataset's restore request
-    assert len(found) == 14 + 3 + 2 + 1
+    # + a cold dataset's restore request, + the 5 of pipelines
+    assert len(found) == 14 + 3 + 2 + 1 + 5
 
     for method, path, operation in found:
         statuses = {int(status) for status in operation["responses"]}
@@ -54,7 +54,7 @@ def test_every_operation_documents_its_errors_with_the_error_body(schema) -> Non
             assert body["description"]
 
 
-def test_only_deleting_promoting_restoring_and_cold_downloads_document_a_conflict(
+def test_only_deleting_promoting_restoring_cold_downloads_and_run_actions_document_a_conflict(
     schema,
 ) -> None:
     conflicts = {
@@ -68,6 +68,9 @@ def test_only_deleting_promoting_restoring_and_cold_downloads_document_a_conflic
         ("post", "/api/datasets/{id}/restore/"),
         # a file of a dataset in the archive's cold storage, not restored
         ("get", "/api/datasets/{id}/files/{file_id}/download/"),
+        # A run not ended cannot be run again; an ended one cannot be cancelled.
+        ("post", "/api/pipelines/runs/{id}/again/"),
+        ("post", "/api/pipelines/runs/{id}/cancel/"),
     }
 
 

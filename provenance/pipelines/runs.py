@@ -259,10 +259,11 @@ def pipeline_run_on_fail(job: Job, reason: str) -> None:
         run.ended_at = timezone.now()
         run.save(update_fields=["ended_at"])
     job.refresh_from_db()
+    # Made nothing, so no dataset and no "used" links (lineage draws used -> dataset edges);
+    # the inputs and their digests are in the parameters.
     provenance_record(
         activity=Activity.PIPELINE,
         actor=run.requested_by,
-        used=list(run.input_datasets.all()),
         source_layer=run.inputs[0]["layer"],
         target_layer=run.target_layer,
         parameters=_event_parameters(run, job.status, reason),

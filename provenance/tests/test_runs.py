@@ -18,6 +18,7 @@ from provenance.models import PipelineRun
 from provenance.pipelines.requests import RUN_KIND, pipeline_run_again, pipeline_run_request
 from provenance.pipelines.runs import staging_dir
 from provenance.pipelines.selectors import run_reproduction
+from provenance.selectors import lineage_graph
 
 from .conftest import CSV, run_now
 
@@ -105,6 +106,11 @@ def _assert_nothing_left(run: PipelineRun, reason: str) -> None:
     assert not staging_dir(run).exists()
     event = ProvenanceEvent.objects.get(activity=Activity.PIPELINE)
     assert event.dataset is None and event.parameters["outcome"] == "failed"
+    assert event.used.count() == 0 and event.parameters["inputs"] == [
+        {"id": item["id"], "manifest_digest": item["manifest_digest"]} for item in run.inputs
+    ]
+    source = Dataset.objects.get(pk=run.inputs[0]["id"])
+    assert lineage_graph(dataset=source)["edges"] == []  # a failed run adds no edge
     [message] = mail.outbox
     assert "failed" in message.subject and reason in message.body
 
