@@ -20,7 +20,7 @@ from provenance.pipelines.runs import staging_dir
 from provenance.pipelines.selectors import run_reproduction
 from provenance.selectors import lineage_graph
 
-from .conftest import CSV, run_now
+from .conftest import CSV, png_not_really, run_now
 
 pytestmark = pytest.mark.django_db
 
@@ -183,3 +183,16 @@ def test_a_lab_registers_its_own_pipeline_through_the_setting(lab_pipelines, mem
     )
     assert run.job.status == JobStatus.SUCCEEDED, run.job.log
     assert list(run.output.files.values_list("path", flat=True)) == ["bytes.tsv"]
+
+
+def test_a_broken_image_fails_the_run_with_the_file_named(staging, member) -> None:
+    source = upload_dataset(member, files={"scans/broken.png": png_not_really()})
+    run = pipeline_run_request(user=member, pipeline="images.previews", inputs=[source.pk])
+    _assert_nothing_left(run_now(run), "scans/broken.png is not an image that can be read")
+
+
+def test_an_input_that_changed_after_the_request_fails_the_run(staging, member) -> None:
+    source = upload_dataset(member, files={"a.csv": CSV})
+    run = _csv_run(member, source)
+    Dataset.objects.filter(pk=source.pk).update(manifest_digest="0" * 64)
+    _assert_nothing_left(run_now(run), "changed since the run was asked for")
