@@ -154,7 +154,7 @@ def test_a_queued_run_cancelled_never_runs(staging, member) -> None:
     )
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_running_run_cancelled_stops_and_leaves_nothing(
     settings, staging, lab_pipelines, member
 ) -> None:
