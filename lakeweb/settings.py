@@ -463,8 +463,7 @@ PIPELINE_TIME_LIMIT = env.int("PIPELINE_TIME_LIMIT", default=6 * 3600)
 PIPELINE_STAGING_DIR = Path(
     env.str("PIPELINE_STAGING_DIR", default=str(DATA_DIR / "pipeline-staging"))
 )
-# How emails link back to lakeweb (a run's page).
-LAKEWEB_SITE_URL = env.str("LAKEWEB_SITE_URL", default="http://127.0.0.1:8000")
+# Emails link back through LAKEWEB_SITE_URL (above).
 
 # --- Security (production) ----------------------------------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
