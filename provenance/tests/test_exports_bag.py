@@ -11,6 +11,7 @@ import bagit
 import pytest
 from django.urls import reverse
 
+from catalog.selectors.archive import ZipBroken
 from catalog.tests.factories import sealed_dataset, upload_dataset
 from lakeweb.errors import ChecksumMismatch
 from lakeweb.storage import layer_store
@@ -107,10 +108,16 @@ def test_a_changed_stored_file_breaks_the_bag_off(lake, client_for, member, tmp_
 
     response = client_for("viewer").get(reverse("provenance:dataset_bagit", args=[output.pk]))
     received = bytearray()
-    with pytest.raises(ChecksumMismatch, match=r"a\.bin: storage holds SHA-256"):
+    with pytest.raises(ZipBroken) as broken:
         for piece in response.streaming_content:
             received += piece
-    with pytest.raises(zipfile.BadZipFile):  # what arrived is no archive a tool would open
+    cause = broken.value.__cause__
+    assert isinstance(cause, ChecksumMismatch) and re.match(
+        r"a\.bin: storage holds SHA-256", str(cause)
+    )
+    # The last entry says why; no directory follows, so no tool opens it as complete.
+    assert b"ERROR.txt" in received and b"is not the file that was sealed" in received
+    with pytest.raises(zipfile.BadZipFile):
         zipfile.ZipFile(io.BytesIO(bytes(received)))
 
 
@@ -123,8 +130,9 @@ def test_a_shorter_stored_file_breaks_the_crate_off(client_for, member) -> None:
     store.put_bytes(row.storage_key, b"A" * 999)
 
     response = client_for("viewer").get(reverse("provenance:dataset_ro_crate", args=[output.pk]))
-    with pytest.raises(ChecksumMismatch, match=r"a\.bin: 999 bytes in storage, 1000 recorded"):
+    with pytest.raises(ZipBroken) as broken:
         b"".join(response.streaming_content)
+    assert re.match(r"a\.bin: 999 bytes in storage, 1000 recorded", str(broken.value.__cause__))
 
 
 def test_a_dataset_without_files_is_an_empty_valid_bag(client_for, member, tmp_path) -> None:
