@@ -23,7 +23,6 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import Group
 
-from lakeweb.db import read_beside_stop
 from lakeweb.roles import CURATOR, MEMBER, VIEWER
 from lakeweb.storage import layer_store, layers_ensure
 
@@ -65,17 +64,6 @@ def fast_password_hashing() -> None:
 # Which S3 server the S3 tests run against: "moto" (the default, and CI's main
 # run) or "seaweedfs" (a real store; CI runs the storage and journey tests on it).
 S3_SERVER = os.environ.get("LAKEWEB_TEST_S3_SERVER", "moto")
-
-
-@pytest.fixture(scope="session")
-def django_db_setup(django_db_setup):
-    """pytest-django's, and the connections of reads beside a request closed before it ends.
-
-    Their threads hold connections to the test database, which could not be
-    dropped while they are open.
-    """
-    yield
-    read_beside_stop()
 
 
 @pytest.fixture(scope="session")

@@ -70,7 +70,7 @@ class DatasetList(generics.GenericAPIView):
                 }
             )
         query = form.query()
-        counts = selectors.dataset_counts_begin(query=query)
+        counts = selectors.dataset_counts(query=query)
         try:
             page = selectors.dataset_page(query=query, counts=counts, size=size, **form.paging())
         except selectors.BadCursor as exc:

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Mapping, Sequence
 from itertools import islice
-from typing import Any, TypeVar
+from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, close_old_connections, connections, models, router
-from django.db.backends.base.base import BaseDatabaseWrapper
-
-T = TypeVar("T")
+from django.db import connections, models, router
 
 # Rows sent per executemany: bounds the memory of one call, not the speed.
 ROWS_PER_CALL = 2000
@@ -63,69 +57,3 @@ def _concrete(model: type[models.Model], name: str) -> models.Field[Any, Any]:
     if not isinstance(field, models.Field) or not field.column:
         raise TypeError(f"{model.__name__}.{name} is not a column")
     return field
-
-
-# Threads with a connection of their own, for reads a request starts early and
-# waits for later (``read_beside``); made in each process on first use (a pool
-# made before gunicorn forks would not survive into its workers).
-BESIDE_THREADS = 2
-_beside_lock = threading.Lock()
-_beside_pool: ThreadPoolExecutor | None = None
-_beside_pid = 0
-_beside_connections: list[BaseDatabaseWrapper] = []
-
-
-def beside_possible() -> bool:
-    """Whether ``read_beside`` may read on another connection now.
-
-    Not inside a transaction (another connection would not see its rows),
-    nor on SQLite (the embedded default: one file on one machine).
-    """
-    connection = connections[DEFAULT_DB_ALIAS]
-    return connection.vendor == "postgresql" and not connection.in_atomic_block
-
-
-def read_beside(read: Callable[[], T]) -> Callable[[], T]:
-    """Start ``read`` on a second database connection; call what this returns to wait for it.
-
-    For a slow read (a capped count) whose result the caller needs only after
-    other work of its own (reading and rendering a page): the database and
-    this process then work at the same time. Ask ``beside_possible`` first.
-    """
-    return _pool().submit(_read_on_own_connection, read).result
-
-
-def _pool() -> ThreadPoolExecutor:
-    global _beside_pool, _beside_pid
-    with _beside_lock:
-        if _beside_pool is None or _beside_pid != os.getpid():
-            _beside_pool = ThreadPoolExecutor(BESIDE_THREADS, thread_name_prefix="read-beside")
-            _beside_pid = os.getpid()
-            _beside_connections.clear()
-        return _beside_pool
-
-
-def _read_on_own_connection(read: Callable[[], T]) -> T:
-    # The thread keeps its connection between reads, as a request's does
-    # (CONN_MAX_AGE, with its health check), and closes it when it is too old.
-    close_old_connections()
-    connection = connections[DEFAULT_DB_ALIAS]
-    with _beside_lock:
-        if connection not in _beside_connections:
-            _beside_connections.append(connection)
-    return read()
-
-
-def read_beside_stop() -> None:
-    """Stop the threads and close their connections (before a test database is dropped)."""
-    global _beside_pool
-    with _beside_lock:
-        pool, _beside_pool = _beside_pool, None
-        held = list(_beside_connections)
-        _beside_connections.clear()
-    if pool is not None:
-        pool.shutdown(wait=True)
-    for connection in held:
-        # Its thread is gone; the raw connection is closed from here.
-        connection.inc_thread_sharing()
-        connection.close()

@@ -1,14 +1,7 @@
 """Catalog reads. Import from here; the modules are the implementation."""
 
 from .coldtier import ColdRefused, ColdState, dataset_cold_state, dataset_readable_check
-from .counts import (
-    COUNT_LIMIT,
-    MatchCounts,
-    catalog_version,
-    counts_wait,
-    dataset_counts,
-    dataset_counts_begin,
-)
+from .counts import COUNT_LIMIT, MatchCounts, catalog_version, dataset_counts
 from .datasets import (
     Download,
     MetadataRow,
@@ -41,12 +34,10 @@ __all__ = [
     "MatchCounts",
     "MetadataRow",
     "catalog_version",
-    "counts_wait",
     "datafile_download",
     "dataset_actions",
     "dataset_cold_state",
     "dataset_counts",
-    "dataset_counts_begin",
     "dataset_facets",
     "dataset_filter",
     "dataset_get",

@@ -22,15 +22,13 @@ from __future__ import annotations
 import datetime
 import hashlib
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, F, QuerySet, Sum
-
-from lakeweb.db import beside_possible, read_beside
 
 from ..models import CatalogVersion, Dataset, DatasetTally, FieldValueTally, Source, TagTally
 from .search import DatasetQuery, dataset_filter, value_candidates
@@ -219,10 +217,6 @@ def _text_counts_key(query: DatasetQuery, version: int) -> str | None:
     return f"catalog-text-counts:{TALLY_FORMAT}:{version}:{digest}"
 
 
-# Counts known now, or a function that waits for the read of the matches.
-PendingCounts = MatchCounts | Callable[[], MatchCounts]
-
-
 def dataset_counts(*, query: DatasetQuery, version: int | None = None) -> MatchCounts:
     """The number of matches (exact, or COUNT_LIMIT when more) and the facet counts.
 
@@ -232,37 +226,14 @@ def dataset_counts(*, query: DatasetQuery, version: int | None = None) -> MatchC
     (some 10 ms at a million datasets), and every page of the search, in
     every sort, on the page and in the API, has the same counts.
     """
-    return counts_wait(dataset_counts_begin(query=query, version=version))
-
-
-def dataset_counts_begin(*, query: DatasetQuery, version: int | None = None) -> PendingCounts:
-    """``dataset_counts``, with the read of the matches (when one is needed) started beside.
-
-    The tallies and the cache answer at once. A read of the matches runs on
-    a second connection where it may (``lakeweb.db.read_beside``), so that
-    the page's rows are read and rendered meanwhile: the result is then a
-    function to call for the counts (``counts_wait``).
-    """
     if query.tally_only:
         return _from_tallies(query, catalog_version() if version is None else version)
     if _surely_more(query):
         return MatchCounts(COUNT_LIMIT, False)
     key = _text_counts_key(query, catalog_version() if version is None else version)
     counts = cache.get(key) if key else None
-    if counts is not None:
-        return counts
-    if not beside_possible():
-        return _from_matches_kept(query, key)
-    return read_beside(lambda: _from_matches_kept(query, key))
-
-
-def counts_wait(counts: PendingCounts) -> MatchCounts:
-    """The counts ``dataset_counts_begin`` gave, once read."""
-    return counts if isinstance(counts, MatchCounts) else counts()
-
-
-def _from_matches_kept(query: DatasetQuery, key: str | None) -> MatchCounts:
-    counts = _from_matches(query)
-    if key:
-        cache.set(key, counts, TALLY_CACHE_SECONDS)
+    if counts is None:
+        counts = _from_matches(query)
+        if key:
+            cache.set(key, counts, TALLY_CACHE_SECONDS)
     return counts

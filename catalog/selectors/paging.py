@@ -32,7 +32,7 @@ from lakeweb.errors import BadInput
 from lakeweb.text import text_unstorable
 
 from ..models import Dataset
-from .counts import MatchCounts, PendingCounts, counts_wait, dataset_counts_begin, dataset_months
+from .counts import MatchCounts, dataset_counts, dataset_months
 from .search import RELEVANCE, SORTS, DatasetQuery, dataset_filter, dataset_ordered
 
 PAGE_SIZE = 25
@@ -192,7 +192,7 @@ def _offset_page(ordered: QuerySet[Dataset], start: int, size: int) -> tuple[lis
 def dataset_page(
     *,
     query: DatasetQuery,
-    counts: PendingCounts | None = None,
+    counts: MatchCounts | None = None,
     number: int = 1,
     after: str = "",
     before: str = "",
@@ -200,82 +200,34 @@ def dataset_page(
 ) -> DatasetPage:
     """One page of a search; ``after``/``before`` are cursors from a previous page.
 
-    ``counts`` are the search's ``dataset_counts`` (or ``dataset_counts_begin``)
-    when the caller has them. While the matches are still being counted on
-    another connection, the page is read meanwhile in the order a broad search
-    gets, and read again ranked only if the count finds the search narrow
-    enough to rank: a broad search then costs the longer of the two reads,
-    not their sum.
+    ``counts`` are the search's ``dataset_counts`` when the caller has them.
     """
-    pending = dataset_counts_begin(query=query) if counts is None else counts
-    if isinstance(pending, MatchCounts):
-        return _page_counted(query, pending, number, after, before, size)
-    broad = "newest" if query.order == RELEVANCE else query.order
-    early = _read(dataset_filter(query=query), query, broad, None, number, after, before, size)
-    counted = counts_wait(pending)
-    if query.order == RELEVANCE and counted.exact:
-        return _page_counted(query, counted, number, after, before, size)
-    unranked = query.order == RELEVANCE
-    return _with_counts(early, counted, number, unranked=unranked, cursor=after or before)
-
-
-def _page_counted(
-    query: DatasetQuery, counts: MatchCounts, number: int, after: str, before: str, size: int
-) -> DatasetPage:
+    counts = counts or dataset_counts(query=query)
+    total, exact = counts.total, counts.exact
     order = query.order
-    unranked = order == RELEVANCE and not counts.exact
+    unranked = order == RELEVANCE and not exact
     if unranked:
         order = "newest"  # ranking every one of a broad search's matches is not a page's work
     matched = dataset_filter(query=query)
-    if _past_the_end(counts, number, size, cursor=after or before):
-        return _with_counts(
-            DatasetPage([], number, 0, True, order, False, True, size=size),
-            counts,
-            number,
-            unranked=unranked,
-            cursor="",
+    start = (number - 1) * size
+    if exact and start >= total > 0 and not (after or before):
+        # Past the last page: nothing to read (an offset there would skip every match).
+        return DatasetPage(
+            [], number, total, exact, order, False, True, unranked=unranked, size=size
         )
     if order == RELEVANCE:
         ordered = dataset_ordered(matched, query=query)
-        items, more = _offset_page(ordered, (number - 1) * size, size)
-        return DatasetPage(items, number, counts.total, True, order, more, number > 1, size=size)
-    page = _read(matched, query, order, counts.version, number, after, before, size)
-    return _with_counts(page, counts, number, unranked=unranked, cursor=after or before)
-
-
-def _past_the_end(counts: MatchCounts, number: int, size: int, *, cursor: str) -> bool:
-    # Past the last page there is nothing to read (an offset there would skip every match).
-    return counts.exact and (number - 1) * size >= counts.total > 0 and not cursor
-
-
-def _with_counts(
-    page: DatasetPage, counts: MatchCounts, number: int, *, unranked: bool, cursor: str
-) -> DatasetPage:
-    if _past_the_end(counts, number, page.size, cursor=cursor):
-        page = DatasetPage([], number, 0, True, page.order, False, True, size=page.size)
-    return replace(page, total=counts.total, total_exact=counts.exact, unranked=unranked)
-
-
-def _read(
-    matched: QuerySet[Dataset],
-    query: DatasetQuery,
-    order: str,
-    version: int | None,
-    number: int,
-    after: str,
-    before: str,
-    size: int,
-) -> DatasetPage:
-    """The page in ``order`` (not relevance), its totals left for ``_with_counts``."""
+        items, more = _offset_page(ordered, start, size)
+        return DatasetPage(items, number, total, exact, order, more, number > 1, size=size)
     if after or before:
         page = _keyset_page(matched, order, number, size, after=after, before=before)
-        return replace(page, size=size)
-    start = skip = (number - 1) * size
-    if start >= MONTH_JUMP_FROM and order in ("newest", "oldest") and query.tally_only:
-        matched, skip = _month_jump(matched, query, order, start, version)
-    items, more = _offset_page(matched.order_by(*SORTS[order]), skip, size)
-    page = _with_cursors(items, number, order, more_after=more, more_before=number > 1)
-    return replace(page, size=size)
+    else:
+        skip = start
+        if start >= MONTH_JUMP_FROM and order in ("newest", "oldest") and query.tally_only:
+            matched, skip = _month_jump(matched, query, order, start, counts.version)
+        items, more = _offset_page(matched.order_by(*SORTS[order]), skip, size)
+        page = _with_cursors(items, number, order, more_after=more, more_before=number > 1)
+    return replace(page, total=total, total_exact=exact, unranked=unranked, size=size)
 
 
 def _keyset_page(

@@ -80,13 +80,12 @@ def _search(
 
 def _results(request: HttpRequest, form: DatasetSearchForm, version: int) -> str:
     query = form.query()
-    # The count may run beside the page's own reads (selectors.dataset_counts_begin).
-    counts = selectors.dataset_counts_begin(query=query, version=version)
+    counts = selectors.dataset_counts(query=query, version=version)
     page = selectors.dataset_page(query=query, counts=counts, **form.paging())
     context = {
         "query": query,
         "page": page,
-        "facets": selectors.dataset_facets(query=query, counts=selectors.counts_wait(counts)),
+        "facets": selectors.dataset_facets(query=query, counts=counts),
     }
     return render_to_string("catalog/_results.html", context, request)
 
