@@ -55,7 +55,7 @@ class CoverageSerializer(serializers.Serializer):
     plan = PlanSerializer()
 
 
-class RunSerializer(serializers.Serializer):
+class FixityRunSerializer(serializers.Serializer):
     job = serializers.UUIDField(source="pk")
     kind = serializers.CharField()
     status = serializers.CharField()
@@ -92,7 +92,7 @@ class FailureSerializer(serializers.Serializer):
 
 class FixitySerializer(serializers.Serializer):
     coverage = CoverageSerializer()
-    runs = RunSerializer(many=True)
+    runs = FixityRunSerializer(many=True)
     failures = FailureSerializer(many=True)
 
 
@@ -121,11 +121,11 @@ class FixityOverview(APIView):
     @extend_schema(
         summary="Run a fixity batch or a reconciliation now (the live one if one is queued)",
         request=FixityRunRequestSerializer,
-        responses={202: RunSerializer, **errors(400, 401, 403, 413, 415)},
+        responses={202: FixityRunSerializer, **errors(400, 401, 403, 413, 415)},
     )
     def post(self, request: Request) -> Response:
         given = FixityRunRequestSerializer(data=request.data)
         given.is_valid(raise_exception=True)
         kind = {"fixity": FIXITY_KIND, "reconcile": RECONCILE_KIND}[given.validated_data["kind"]]
         job = fixity_request(kind=kind, user=request.user)
-        return Response(RunSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+        return Response(FixityRunSerializer(job).data, status=status.HTTP_202_ACCEPTED)

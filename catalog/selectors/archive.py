@@ -150,11 +150,14 @@ def dataset_date_time(dataset: Dataset) -> tuple[int, int, int, int, int, int]:
     )
 
 
-def dataset_zip_members(*, dataset: Dataset) -> Iterator[ZipMember]:
-    """Every file of a ready dataset in path order, at its path, hashed as it is read.
+def dataset_zip_members(
+    *, dataset: Dataset, prefix: str = "", found_by: str = "zip"
+) -> Iterator[ZipMember]:
+    """Every file of a ready dataset in path order, at ``prefix`` + its path, hashed as read.
 
     The sealed version is read; a missing object is recorded as a fixity
-    failure (once) and raises ObjectMissing naming the file.
+    failure (once) and raises ObjectMissing naming the file. ``found_by``
+    names the archive in what a failure records (zip, BagIt bag, RO-Crate).
     """
     date_time = dataset_date_time(dataset)
     rows = dataset.files.order_by("path").only(
@@ -162,11 +165,12 @@ def dataset_zip_members(*, dataset: Dataset) -> Iterator[ZipMember]:
     )
     for datafile in rows.iterator(chunk_size=ROWS_PER_BATCH):
         datafile.dataset = dataset  # one dataset for all: no query per file
-        yield ZipMember(datafile.path, datafile.size, date_time, partial(_open_member, datafile))
+        opener = partial(_open_member, datafile, found_by)
+        yield ZipMember(prefix + datafile.path, datafile.size, date_time, opener)
 
 
-def _open_member(datafile: DataFile) -> IO[bytes]:
-    return cast("IO[bytes]", datafile_open_verified(datafile=datafile, found_by="zip"))
+def _open_member(datafile: DataFile, found_by: str) -> IO[bytes]:
+    return cast("IO[bytes]", datafile_open_verified(datafile=datafile, found_by=found_by))
 
 
 def dataset_zip(*, dataset: Dataset) -> Iterator[bytes]:

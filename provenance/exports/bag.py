@@ -19,11 +19,16 @@ from typing import Any
 from django.utils import timezone
 
 from catalog.models import Dataset, DatasetStatus
-from catalog.selectors.archive import ZipMember, dataset_date_time, dataset_zip_filename, zip_stream
-from lakeweb.storage import layer_store
+from catalog.selectors.archive import (
+    ZipMember,
+    dataset_date_time,
+    dataset_zip_filename,
+    dataset_zip_members,
+    zip_stream,
+)
 
 from .metadata import export_settings, metadata_items, person_name
-from .streams import GeneratedFile, as_stream, verified_opener
+from .streams import GeneratedFile, as_stream
 
 ROWS_PER_BATCH = 500
 TAG_FILES = ("bagit.txt", "bag-info.txt", "manifest-sha256.txt")
@@ -86,13 +91,9 @@ def _value(value: Any) -> str:
 
 
 def _manifest(dataset: Dataset) -> Iterator[str]:
-    for path, _size, sha256, _key in _rows(dataset):
+    rows = dataset.files.order_by("path").values_list("path", "sha256")
+    for path, sha256 in rows.iterator(chunk_size=ROWS_PER_BATCH):
         yield f"{sha256}  {manifest_path(path)}\n"
-
-
-def _rows(dataset: Dataset) -> Iterator[tuple[str, int, str, str]]:
-    rows = dataset.files.order_by("path").values_list("path", "size", "sha256", "storage_key")
-    yield from rows.iterator(chunk_size=ROWS_PER_BATCH)
 
 
 def _members(dataset: Dataset) -> Iterator[ZipMember]:
@@ -116,10 +117,7 @@ def _members(dataset: Dataset) -> Iterator[ZipMember]:
     yield tag("manifest-sha256.txt", lambda: _manifest(dataset), 4096 + dataset.file_count * 4096)
     # A bag must have data/ even with no payload: its entry says so to unzip tools.
     yield ZipMember(f"{folder}/data/", 0, date_time, lambda: io.BytesIO(b""))
-    store = layer_store(dataset.layer)
-    for path, size, sha256, key in _rows(dataset):
-        opener = verified_opener(store.open, key=key, path=path, size=size, sha256=sha256)
-        yield ZipMember(f"{folder}/data/{path}", size, date_time, opener)
+    yield from dataset_zip_members(dataset=dataset, prefix=f"{folder}/data/", found_by="BagIt bag")
     yield tag("tagmanifest-sha256.txt", lambda: [_tagmanifest(digests)], 1024)
 
 

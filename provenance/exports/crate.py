@@ -20,11 +20,10 @@ from typing import Any
 from urllib.parse import quote
 
 from catalog.models import Activity, Dataset, DatasetStatus, ProvenanceEvent
-from catalog.selectors.archive import ZipMember, dataset_date_time, zip_stream
-from lakeweb.storage import layer_store
+from catalog.selectors.archive import ZipMember, dataset_date_time, dataset_zip_members, zip_stream
 
 from .metadata import export_settings, metadata_items, person_name
-from .streams import GeneratedFile, as_stream, verified_opener
+from .streams import GeneratedFile, as_stream
 
 CRATE_SPEC = "https://w3id.org/ro/crate/1.1"
 PROCESS_PROFILE = "https://w3id.org/ro/wfrun/process/0.5"
@@ -88,10 +87,7 @@ def _members(dataset: Dataset) -> Iterator[ZipMember]:
         date_time,
         lambda: as_stream(GeneratedFile(crate_metadata(dataset=dataset))),
     )
-    store = layer_store(dataset.layer)
-    for path, size, sha256, _type, key in _rows(dataset):
-        opener = verified_opener(store.open, key=key, path=path, size=size, sha256=sha256)
-        yield ZipMember(PAYLOAD + path, size, date_time, opener)
+    yield from dataset_zip_members(dataset=dataset, prefix=PAYLOAD, found_by="RO-Crate")
 
 
 def _rows(dataset: Dataset) -> Iterator[tuple[str, int, str, str, str]]:

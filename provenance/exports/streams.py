@@ -1,7 +1,9 @@
-"""Readers the export archives feed to ``zip_stream``: verified files, generated text.
+"""Generated text the export archives feed to ``zip_stream`` (manifests, crate metadata).
 
-Both are read ``READ_CHUNK`` bytes at a time and keep at most one piece in
-memory, so a 100,000-file manifest or crate costs what one file does.
+Read ``READ_CHUNK`` bytes at a time, keeping at most one piece in memory, so
+a 100,000-file manifest or crate costs what one file does. The payload files
+are the zip's own members (``dataset_zip_members``): read at their sealed
+version and hashed as they pass, a mismatch recorded as a fixity failure.
 """
 
 from __future__ import annotations
@@ -10,64 +12,8 @@ import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, cast
 
-from lakeweb.errors import ChecksumMismatch
 
-
-class VerifiedReader:
-    """A stored file, read through; at its end it raises unless size and SHA-256 are as recorded.
-
-    An archive must never carry bytes its manifest does not vouch for: the
-    exception breaks the download off before the archive's directory is
-    sent, so the client holds an archive that no tool opens as complete.
-    """
-
-    def __init__(self, stream: IO[bytes], *, path: str, size: int, sha256: str) -> None:
-        self._stream = stream
-        self._hash = hashlib.sha256()
-        self._read = 0
-        self.path, self.size, self.sha256 = path, size, sha256
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._stream.read(size)
-        self._hash.update(data)
-        self._read += len(data)
-        if self._read > self.size:
-            raise ChecksumMismatch(
-                f"{self.path}: more bytes in storage than the {self.size} recorded"
-            )
-        if not data:
-            self._check()
-        return data
-
-    def _check(self) -> None:
-        if self._read != self.size:
-            raise ChecksumMismatch(
-                f"{self.path}: {self._read} bytes in storage, {self.size} recorded"
-            )
-        if self._hash.hexdigest() != self.sha256:
-            raise ChecksumMismatch(
-                f"{self.path}: storage holds SHA-256 {self._hash.hexdigest()},"
-                f" recorded {self.sha256}"
-            )
-
-    def close(self) -> None:
-        self._stream.close()
-
-    def __enter__(self) -> VerifiedReader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def verified_opener(
-    open_: Callable[[str], IO[bytes]], *, key: str, path: str, size: int, sha256: str
-) -> Callable[[], IO[bytes]]:
-    """What ``ZipMember.open`` calls: the stored object, checked as it is read."""
-    return lambda: as_stream(VerifiedReader(open_(key), path=path, size=size, sha256=sha256))
-
-
-def as_stream(reader: VerifiedReader | GeneratedFile) -> IO[bytes]:
+def as_stream(reader: GeneratedFile) -> IO[bytes]:
     """A reader typed as the stream ``zip_stream`` takes (it reads, closes, is a context)."""
     return cast("IO[bytes]", reader)
 

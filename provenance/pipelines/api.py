@@ -59,7 +59,7 @@ class RunStartSerializer(serializers.Serializer):
     )
 
 
-class RunSerializer(serializers.ModelSerializer):
+class PipelineRunSerializer(serializers.ModelSerializer):
     status = serializers.ChoiceField(source="job.status", choices=JobStatus.choices, read_only=True)
     job = serializers.UUIDField(source="job_id", read_only=True)
     output = serializers.UUIDField(source="output_id", read_only=True, allow_null=True)
@@ -141,7 +141,7 @@ class RunStart(generics.GenericAPIView):
         description="Every check runs first (400 lists the problems: unknown pipeline, inputs "
         "absent, not ready or in a layer it does not read, parameters of the wrong type or out "
         "of range); nothing is stored then. Viewers get 403, members 403 onto curated.",
-        responses={202: RunSerializer, **errors(400, 401, 403, 413, 415)},
+        responses={202: PipelineRunSerializer, **errors(400, 401, 403, 413, 415)},
     )
     def post(self, request: Request) -> Response:
         body = self.get_serializer(data=request.data)
@@ -154,45 +154,45 @@ class RunStart(generics.GenericAPIView):
             parameters=data.get("parameters"),
             target_layer=data.get("target_layer"),
         )
-        return Response(RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+        return Response(PipelineRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 
 class RunDetail(generics.GenericAPIView):
     permission_classes = [CanBrowse]
-    serializer_class = RunSerializer
+    serializer_class = PipelineRunSerializer
 
     @extend_schema(
         summary="A pipeline run: status, progress, log, output",
-        responses={200: RunSerializer, **errors(401, 403, 404)},
+        responses={200: PipelineRunSerializer, **errors(401, 403, 404)},
     )
     def get(self, request: Request, pk: Any) -> Response:
-        return Response(RunSerializer(pipeline_run_get(pk=pk)).data)
+        return Response(PipelineRunSerializer(pipeline_run_get(pk=pk)).data)
 
 
 class RunAgain(generics.GenericAPIView):
     permission_classes = [CanBrowse]
-    serializer_class = RunSerializer
+    serializer_class = PipelineRunSerializer
 
     @extend_schema(
         request=None,
         summary="Run again: same pipeline version, parameters and inputs, a new dataset",
-        responses={202: RunSerializer, **errors(400, 401, 403, 404, 409)},
+        responses={202: PipelineRunSerializer, **errors(400, 401, 403, 404, 409)},
     )
     def post(self, request: Request, pk: Any) -> Response:
         run = pipeline_run_again(run=pipeline_run_get(pk=pk), user=cast(User, request.user))
-        return Response(RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+        return Response(PipelineRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 
 class RunCancel(generics.GenericAPIView):
     permission_classes = [CanBrowse]
-    serializer_class = RunSerializer
+    serializer_class = PipelineRunSerializer
 
     @extend_schema(
         request=None,
         summary="Cancel a run (staff and the person who asked for it)",
-        responses={200: RunSerializer, **errors(401, 403, 404, 409)},
+        responses={200: PipelineRunSerializer, **errors(401, 403, 404, 409)},
     )
     def post(self, request: Request, pk: Any) -> Response:
         run = pipeline_run_get(pk=pk)
         job_cancel(job=run.job, user=cast(User, request.user))
-        return Response(RunSerializer(pipeline_run_get(pk=pk)).data)
+        return Response(PipelineRunSerializer(pipeline_run_get(pk=pk)).data)

@@ -11,6 +11,7 @@ import bagit
 import pytest
 from django.urls import reverse
 
+from catalog.models import FixityFailure
 from catalog.selectors.archive import ZipBroken
 from catalog.tests.factories import sealed_dataset, upload_dataset
 from lakeweb.errors import ChecksumMismatch
@@ -112,9 +113,11 @@ def test_a_changed_stored_file_breaks_the_bag_off(lake, client_for, member, tmp_
         for piece in response.streaming_content:
             received += piece
     cause = broken.value.__cause__
-    assert isinstance(cause, ChecksumMismatch) and re.match(
-        r"a\.bin: storage holds SHA-256", str(cause)
-    )
+    assert isinstance(cause, ChecksumMismatch)
+    assert "'a.bin'" in str(cause) and "other bytes than were sealed" in str(cause)
+    assert "the BagIt bag was broken off" in str(cause)
+    # Recorded as a fixity failure, found by the bag.
+    assert FixityFailure.objects.filter(datafile=row, found_by="BagIt bag").count() == 1
     # The last entry says why; no directory follows, so no tool opens it as complete.
     assert b"ERROR.txt" in received and b"is not the file that was sealed" in received
     with pytest.raises(zipfile.BadZipFile):
@@ -132,7 +135,9 @@ def test_a_shorter_stored_file_breaks_the_crate_off(client_for, member) -> None:
     response = client_for("viewer").get(reverse("provenance:dataset_ro_crate", args=[output.pk]))
     with pytest.raises(ZipBroken) as broken:
         b"".join(response.streaming_content)
-    assert re.match(r"a\.bin: 999 bytes in storage, 1000 recorded", str(broken.value.__cause__))
+    cause = str(broken.value.__cause__)
+    assert "'a.bin'" in cause and "(999 bytes read, 1,000 recorded)" in cause
+    assert "the RO-Crate was broken off" in cause
 
 
 def test_a_dataset_without_files_is_an_empty_valid_bag(client_for, member, tmp_path) -> None:
