@@ -57,3 +57,14 @@ def _concrete(model: type[models.Model], name: str) -> models.Field[Any, Any]:
     if not isinstance(field, models.Field) or not field.column:
         raise TypeError(f"{model.__name__}.{name} is not a column")
     return field
+
+
+def constraints_immediate(apps: Any, schema_editor: Any) -> None:
+    """A migration step before an ALTER of a table rows were just written to.
+
+    PostgreSQL refuses to ALTER a table with deferred foreign-key checks
+    pending in the same transaction: run them first. Nothing is pending in a
+    plain ``migrate``; a test that migrates with rows it just wrote has some.
+    """
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute("SET CONSTRAINTS ALL IMMEDIATE")

@@ -2,13 +2,7 @@
 
 from django.db import migrations, models
 
-
-def checks_now(apps, schema_editor):
-    # PostgreSQL refuses to ALTER a table with deferred foreign-key checks
-    # pending in the same transaction: run them first. Nothing is pending in
-    # a plain `migrate`; a test that migrates with rows it just wrote has some.
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+from lakeweb.db import constraints_immediate
 
 
 class Migration(migrations.Migration):
@@ -17,12 +11,12 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunPython(checks_now, migrations.RunPython.noop),
+        migrations.RunPython(constraints_immediate, migrations.RunPython.noop),
         migrations.AddField(
             model_name="dataset",
             name="files_verified_at",
             field=models.DateTimeField(blank=True, editable=False, null=True),
         ),
         # Unapplying drops the column first: the checks run before that too.
-        migrations.RunPython(migrations.RunPython.noop, checks_now),
+        migrations.RunPython(migrations.RunPython.noop, constraints_immediate),
     ]

@@ -6,6 +6,8 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+from lakeweb.db import constraints_immediate
+
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -15,6 +17,8 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        # Deferred checks of rows just written would refuse the ALTER (lakeweb.db).
+        migrations.RunPython(constraints_immediate, migrations.RunPython.noop),
         migrations.AddField(
             model_name="dataset",
             name="storage_class",
@@ -93,4 +97,6 @@ class Migration(migrations.Migration):
                 ],
             },
         ),
+        # Unapplying drops the column first: the checks run before that too.
+        migrations.RunPython(migrations.RunPython.noop, constraints_immediate),
     ]
