@@ -12,7 +12,7 @@ from django.urls import reverse
 from conftest import PASSWORD
 from lakeweb.tokens.models import ApiToken
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 def call(url: str, key: str, method: str = "GET") -> tuple[int, dict]:
