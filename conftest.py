@@ -25,6 +25,7 @@ from django.contrib.auth.models import Group
 
 from lakeweb.roles import CURATOR, MEMBER, VIEWER
 from lakeweb.storage import layer_store, layers_ensure
+from lakeweb.storage.backupstore import backup_store
 
 PASSWORD = "correct horse battery staple"
 ROLES = ("anonymous", VIEWER, MEMBER, CURATOR, "admin")
@@ -173,6 +174,7 @@ def s3_lake_on(
         return values
     settings.S3_ACCESS_KEY_ID, settings.S3_SECRET_ACCESS_KEY = operator
     layers_ensure()
+    backup_store().ensure()  # the backups bucket too: the app may not make buckets
     settings.S3_ACCESS_KEY_ID = values["S3_ACCESS_KEY_ID"]
     settings.S3_SECRET_ACCESS_KEY = values["S3_SECRET_ACCESS_KEY"]
     return values
