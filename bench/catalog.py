@@ -54,6 +54,12 @@ sys.path.insert(0, str(ROOT))
 PYTHON = sys.executable
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/lakeweb_bench"
 DEFAULT_CACHE = "redis://127.0.0.1:6379/14"
+# The dataset columns the loader writes (the rest keep their defaults or NULL).
+DATASET_COLUMNS = (
+    "id, name, description, source_id, external_id, layer, owner_id, metadata, form_version_id,"
+    " file_count, total_size, manifest_digest, status, failure_reason, storage_prefix, created_at,"
+    " sealed_at, search_text, storage_class"
+)
 BIG_TABLES = {
     "catalog_dataset",
     "catalog_datafile",
@@ -173,10 +179,7 @@ class Loader:
         per = self.files // self.datasets
         extra = self.files - BIG_DATASET_FILES - per * (self.datasets - 1)
         made = []
-        columns = ("id, name, description, source_id, external_id, layer, owner_id, metadata, "
-                   "form_version_id, file_count, total_size, manifest_digest, status, "
-                   "failure_reason, storage_prefix, created_at, sealed_at, search_text")  # fmt: skip
-        with stage.copy(f"COPY bench_stage ({columns}) FROM STDIN") as copy:  # type: ignore[attr-defined]
+        with stage.copy(f"COPY bench_stage ({DATASET_COLUMNS}) FROM STDIN") as copy:  # type: ignore[attr-defined]
             buffer = []
             for n in range(self.datasets):
                 pk = uuid.UUID(int=rng.getrandbits(128), version=4)
@@ -206,7 +209,7 @@ class Loader:
                                   rng.choice(self.owners), json.dumps(metadata),
                                   rng.choice(self.versions), count, size, "0" * 64, "ready", "",
                                   f"datasets/{pk}/", created.isoformat(), created.isoformat(),
-                                  text.lower()))  # fmt: skip
+                                  text.lower(), ""))  # fmt: skip
                 made.append((pk, count, layer))
                 if len(buffer) >= 20_000:
                     copy.write("".join(buffer))
@@ -259,11 +262,6 @@ class Loader:
             began = time.monotonic()
             made = self.dataset_rows(cursor)
             print(f"  datasets generated and copied: {time.monotonic() - began:.0f} s", flush=True)
-            columns = (
-                "id, name, description, source_id, external_id, layer, owner_id, metadata,"
-                " form_version_id, file_count, total_size, manifest_digest, status,"
-                " failure_reason, storage_prefix, created_at, sealed_at, search_text"
-            )
             # The vector as services/indexing.py writes it (checked on a sample after).
             vector = (
                 "setweight(to_tsvector('simple', split_part(search_text, E'\\n', 1)), 'A')"
@@ -271,8 +269,8 @@ class Loader:
                 " || setweight(to_tsvector('simple', split_part(search_text, E'\\n', 3)), 'C')"
             )
             cursor.execute(
-                f"INSERT INTO catalog_dataset ({columns}, search_vector)"  # noqa: S608
-                f" SELECT {columns}, {vector} FROM bench_stage"
+                f"INSERT INTO catalog_dataset ({DATASET_COLUMNS}, search_vector)"  # noqa: S608
+                f" SELECT {DATASET_COLUMNS}, {vector} FROM bench_stage"
             )
             cursor.execute("DROP TABLE bench_stage")
             with cursor.copy("COPY catalog_dataset_tags (dataset_id, tag_id) FROM STDIN") as copy:
