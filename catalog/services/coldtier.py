@@ -19,11 +19,11 @@ from django.contrib.auth.models import User
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import F
-from django.urls import reverse
 from django.utils import timezone
 
 from lakeweb.jobs.runner import JobContext
 from lakeweb.jobs.services import job_request
+from lakeweb.links import site_link
 from lakeweb.storage import StorageError, layer_store
 from lakeweb.storage.cold import cold_tier
 
@@ -167,7 +167,7 @@ def cold_restore_notify(*, restore: ColdRestore) -> None:
         if restore.expires_at
         else "from now on"
     )
-    url = reverse("catalog:dataset_detail", args=[dataset.pk])
+    url = site_link("catalog:dataset_detail", dataset.pk)
     send_mail(
         subject=f"[lakeweb] {dataset.name} is readable",
         message=(

@@ -131,6 +131,16 @@ def test_restore_makes_every_file_readable_and_emails_the_requester(
     assert "Restored: every file can be read until" in page
 
 
+def test_the_restore_email_links_to_the_dataset_page_on_the_site_s_address(
+    cold, client_for, settings
+) -> None:
+    settings.LAKEWEB_SITE_URL = "https://lake.lab.example/"
+    _restore(client_for("member"), cold)
+    cold_restores_watch()
+    page = reverse("catalog:dataset_detail", args=[cold.pk])
+    assert f"Dataset page: https://lake.lab.example{page}\n" in mail.outbox[0].body
+
+
 def test_a_second_watch_pass_sends_no_second_email(cold, client_for) -> None:
     _restore(client_for("member"), cold)
     cold_restores_watch()

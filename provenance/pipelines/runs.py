@@ -22,7 +22,6 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
-from django.urls import reverse
 from django.utils import timezone
 
 from catalog.models import Activity, Dataset, DatasetStatus
@@ -37,6 +36,7 @@ from catalog.services import (
 )
 from lakeweb.jobs.models import Job, JobStatus
 from lakeweb.jobs.runner import JobContext
+from lakeweb.links import site_link
 
 from ..models import PipelineRun
 from .context import (
@@ -277,7 +277,7 @@ def run_notify(*, run: PipelineRun, outcome: str, reason: str = "") -> None:
     user = run.requested_by
     if user is None or not user.email:
         return
-    link = settings.LAKEWEB_SITE_URL.rstrip("/") + reverse("provenance:pipeline_run", args=[run.pk])
+    link = site_link("provenance:pipeline_run", run.pk)
     lines = [f"Your run of {run.pipeline_name} {run.pipeline_version} {outcome}.", ""]
     if reason:
         lines += [f"Reason: {reason}", ""]
