@@ -17,7 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from catalog.models import Dataset
-from catalog.selectors import dataset_get_ready
+from catalog.selectors import dataset_get_ready, dataset_readable_check
 from lakeweb.api import CanBrowse
 from lakeweb.api_docs import errors
 
@@ -109,6 +109,19 @@ ZIP_RESPONSE = OpenApiResponse(
 )
 
 
+def _readable(pk: Any) -> Dataset:
+    """A ready dataset whose files read now; a cold one is refused before any byte (409)."""
+    dataset = dataset_get_ready(pk=pk)
+    dataset_readable_check(dataset=dataset)
+    return dataset
+
+
+COLD_409 = (
+    "409 (before any byte) while the dataset's files are in the archive's cold storage "
+    "and not restored; the message names the storage class and any restore under way."
+)
+
+
 class DatasetProvJson(generics.GenericAPIView):
     permission_classes = [CanBrowse]
     pagination_class = None
@@ -136,11 +149,12 @@ class DatasetRoCrate(generics.GenericAPIView):
 
     @extend_schema(
         summary="The dataset as an RO-Crate 1.1 zip (Process Run Crate when a process made it)",
+        description=COLD_409,
         parameters=NO_FORMAT,
-        responses={(200, "application/zip"): ZIP_RESPONSE, **errors(401, 403, 404)},
+        responses={(200, "application/zip"): ZIP_RESPONSE, **errors(401, 403, 404, 409)},
     )
     def get(self, request: Request, pk: Any) -> StreamingHttpResponse:
-        dataset = dataset_get_ready(pk=pk)
+        dataset = _readable(pk)
         return archive_response(
             crate.dataset_crate(dataset=dataset), export_filename(dataset, "ro-crate")
         )
@@ -153,9 +167,10 @@ class DatasetBag(generics.GenericAPIView):
 
     @extend_schema(
         summary="The dataset as a BagIt bag (RFC 8493) in a zip",
+        description=COLD_409,
         parameters=NO_FORMAT,
-        responses={(200, "application/zip"): ZIP_RESPONSE, **errors(401, 403, 404)},
+        responses={(200, "application/zip"): ZIP_RESPONSE, **errors(401, 403, 404, 409)},
     )
     def get(self, request: Request, pk: Any) -> StreamingHttpResponse:
-        dataset = dataset_get_ready(pk=pk)
+        dataset = _readable(pk)
         return archive_response(bag.dataset_bag(dataset=dataset), export_filename(dataset, "bag"))

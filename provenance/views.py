@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils.http import content_disposition_header
 
 from catalog.models import Dataset, DatasetStatus
-from catalog.selectors import dataset_get
+from catalog.selectors import ColdRefused, dataset_cold_state, dataset_get, dataset_readable_check
 from lakeweb.access import browse_required
 
 from .drawing import graph_svg
@@ -19,6 +19,7 @@ from .graph import MAX_DRAWN, provenance_graph
 from .selectors import lineage, lineage_graph
 
 GONE = "This dataset was deleted; its files are gone."
+EXPORT_NAMES = {"ro-crate": "RO-Crate", "bag": "BagIt bag"}
 
 
 @browse_required
@@ -43,19 +44,33 @@ def dataset_prov_json(request: HttpRequest, pk: str) -> HttpResponse:
 
 
 @browse_required
-def dataset_ro_crate(request: HttpRequest, pk: str) -> StreamingHttpResponse:
+def dataset_ro_crate(request: HttpRequest, pk: str) -> HttpResponseBase:
     """The dataset as an RO-Crate zip, made while it is sent."""
-    dataset = _ready(pk)
-    return archive_response(
-        crate.dataset_crate(dataset=dataset), export_filename(dataset, "ro-crate")
-    )
+    return _export(request, pk, crate.dataset_crate, "ro-crate")
 
 
 @browse_required
-def dataset_bagit(request: HttpRequest, pk: str) -> StreamingHttpResponse:
+def dataset_bagit(request: HttpRequest, pk: str) -> HttpResponseBase:
     """The dataset as a zipped BagIt bag, made while it is sent."""
+    return _export(request, pk, bag.dataset_bag, "bag")
+
+
+def _export(
+    request: HttpRequest, pk: str, make: Callable[..., Iterator[bytes]], kind: str
+) -> HttpResponseBase:
+    """A zip of a ready dataset's files; a cold one is refused before the first byte (409)."""
     dataset = _ready(pk)
-    return archive_response(bag.dataset_bag(dataset=dataset), export_filename(dataset, "bag"))
+    try:
+        dataset_readable_check(dataset=dataset)
+    except ColdRefused as exc:
+        context = {
+            "dataset": dataset,
+            "export": EXPORT_NAMES[kind],
+            "message": str(exc),
+            "cold": dataset_cold_state(dataset=dataset, user=request.user),
+        }
+        return render(request, "provenance/export_refused.html", context, status=exc.status)
+    return archive_response(make(dataset=dataset), export_filename(dataset, kind))
 
 
 def _ready(pk: str) -> Dataset:

@@ -91,6 +91,14 @@ def promote_dataset(dataset: Dataset, user) -> Dataset:
     return promotion.target
 
 
+def archive_dataset(owner, curator) -> Dataset:
+    """A dataset promoted raw → processed → curated → archive (into the cold class, if set)."""
+    dataset = promote_dataset(upload_dataset(owner), owner)
+    for _ in (Layer.CURATED, Layer.ARCHIVE):
+        dataset = promote_dataset(dataset, curator)
+    return dataset
+
+
 def sealed_dataset(
     owner,
     *,

@@ -25,26 +25,18 @@ from lakeweb.jobs.runner import job_run
 from lakeweb.storage import StorageError, layer_store
 from lakeweb.storage.cold import cold_path
 
-from .factories import FILES, promote_dataset, upload_dataset
+from .factories import FILES, archive_dataset, promote_dataset, upload_dataset
 
 pytestmark = pytest.mark.django_db
 
 README = "run1/notes/readme.txt"
 
 
-def _archive(member, curator) -> Dataset:
-    """A dataset promoted raw → processed → curated → archive, the last into the cold class."""
-    dataset = promote_dataset(upload_dataset(member), member)
-    for _ in (Layer.CURATED, Layer.ARCHIVE):
-        dataset = promote_dataset(dataset, curator)
-    return dataset
-
-
 @pytest.fixture
 def cold(settings, lake, member, curator) -> Dataset:
     settings.ARCHIVE_STORAGE_CLASS = "GLACIER"
     settings.ARCHIVE_FS_THAW_SECONDS = 0
-    dataset = _archive(member, curator)
+    dataset = archive_dataset(member, curator)
     assert dataset.layer == Layer.ARCHIVE and dataset.status == "ready"
     return dataset
 
@@ -153,7 +145,7 @@ def test_the_filesystem_thaw_takes_the_configured_delay(
 ) -> None:
     settings.ARCHIVE_STORAGE_CLASS = "DEEP_ARCHIVE"
     settings.ARCHIVE_FS_THAW_SECONDS = 2
-    dataset = _archive(member, curator)
+    dataset = archive_dataset(member, curator)
     client = client_for("curator")
     restore = _restore(client, dataset)
     cold_restores_watch()
@@ -267,7 +259,7 @@ def test_a_class_that_needs_no_restore_only_names_the_lifecycle_rule(
     settings, member, curator
 ) -> None:
     settings.ARCHIVE_STORAGE_CLASS = "COLD-TIER-ON-MINIO"  # a MinIO tier name, say
-    archived = _archive(member, curator)
+    archived = archive_dataset(member, curator)
     assert archived.storage_class == ""
     assert layer_store("archive").open(archived.files.get(path=README).storage_key).read()
 
@@ -285,7 +277,7 @@ def test_a_broken_restore_does_not_hold_up_the_others(
 ) -> None:
     settings.ARCHIVE_STORAGE_CLASS = "GLACIER"
     settings.ARCHIVE_FS_THAW_SECONDS = 0
-    broken, sound = _archive(member, curator), _archive(member, curator)
+    broken, sound = archive_dataset(member, curator), archive_dataset(member, curator)
     client = client_for("curator")
     first, second = _restore(client, broken), _restore(client, sound)
     _lose_a_cold_file(broken)
@@ -302,7 +294,7 @@ def test_a_restore_job_that_cannot_ask_ends_failed_with_the_reason_and_can_be_as
     from lakeweb.jobs.runner import job_fail
 
     settings.ARCHIVE_STORAGE_CLASS = "GLACIER"
-    dataset = _archive(member, curator)
+    dataset = archive_dataset(member, curator)
     _lose_a_cold_file(dataset)
     client = client_for("member")
     restore = _restore(client, dataset)  # the store fails: queued again, to retry
