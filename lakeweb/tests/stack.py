@@ -15,7 +15,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from django.conf import settings
 from django.db import connection
 
 from conftest import _free_port, _wait_for_port, require_services
+from lakeweb.celery import app as celery_app
 
 
 def require_stack() -> None:
@@ -62,6 +64,43 @@ def worker_env(s3: dict[str, Any], data_dir: Path, **extra: str) -> dict[str, st
         "BACKUP_S3_BUCKET": str(s3["BACKUP_S3_BUCKET"]),
         **extra,
     }
+
+
+# Seconds of a worker's job lease in these stacks: the workers renew every
+# second, so a lost one is noticed in LEASE.
+LEASE = 4
+
+
+@contextmanager
+def worker_stack(s3: dict[str, Any], tmp_path: Path, **settings_: str) -> Iterator[dict[str, Any]]:
+    """Start workers on demand (``stack["start"](name, **env)``); all stopped at the end.
+
+    Every worker gets a short lease and retry backoff, plus ``settings_`` (what
+    slows the work under test enough to break it midway), plus its own ``env``.
+    """
+    require_stack()
+    celery_app.control.purge()
+    workers: list[Worker] = []
+
+    def start(name: str, **env: str) -> Worker:
+        environment = worker_env(
+            s3,
+            tmp_path / f"{name}-data",
+            JOBS_LEASE_SECONDS=str(LEASE),
+            JOBS_RETRY_BACKOFF="1",
+            **{**settings_, **env},
+        )
+        worker = Worker(environment, tmp_path / f"{name}.log")
+        workers.append(worker)
+        worker.wait_ready()
+        return worker
+
+    try:
+        yield {"start": start, "s3": s3, "tmp": tmp_path}
+    finally:
+        for worker in workers:
+            worker.stop()
+        celery_app.control.purge()
 
 
 class Worker:

@@ -25,7 +25,7 @@ from lakeweb.jobs.models import Job, JobStatus
 from lakeweb.jobs.services import job_send, jobs_sweep
 from lakeweb.storage import layer_store
 
-from .stack import RedisServer, TcpLine, Worker, require_stack, wait, worker_env
+from .stack import LEASE, RedisServer, TcpLine, wait, worker_env, worker_stack
 
 pytestmark = [
     pytest.mark.services,
@@ -33,35 +33,13 @@ pytestmark = [
 ]
 
 FILES = 300
-LEASE = 4  # seconds: the workers here renew every second, a lost one is noticed in 4
 
 
 @pytest.fixture
 def stack(s3_lake, tmp_path: Path) -> Iterator[dict]:
-    require_stack()
-    celery_app.control.purge()
-    workers: list[Worker] = []
-
-    def start(name: str, **env: str) -> Worker:
-        worker = Worker(
-            worker_env(
-                s3_lake,
-                tmp_path / f"{name}-data",
-                JOBS_LEASE_SECONDS=str(LEASE),
-                JOBS_RETRY_BACKOFF="1",
-                PROMOTE_CONCURRENCY="1",  # one copy at a time: slow enough to break midway
-                **env,
-            ),
-            tmp_path / f"{name}.log",
-        )
-        workers.append(worker)
-        worker.wait_ready()
-        return worker
-
-    yield {"start": start, "s3": s3_lake, "tmp": tmp_path}
-    for worker in workers:
-        worker.stop()
-    celery_app.control.purge()
+    # One copy at a time: slow enough to break midway.
+    with worker_stack(s3_lake, tmp_path, PROMOTE_CONCURRENCY="1") as stack:
+        yield stack
 
 
 def _big_raw(member) -> Dataset:
