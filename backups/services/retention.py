@@ -35,6 +35,8 @@ from .snapshot import MANIFEST
 from .snapshots import ROOT, snapshot_name_clean, snapshots_restorable
 
 BLOBS = "blobs/sha256/"
+# Rows read, and deleted, per query when forgetting rows whose blob is gone.
+FORGET_BATCH = 1000
 
 
 def retention_request(*, user: User | None = None) -> Job | None:
@@ -97,20 +99,47 @@ def _referenced(store: LayerStore) -> set[str]:
 
 
 def blobs_collect(ctx: JobContext | None = None) -> dict[str, int]:
-    """Remove unnamed blobs past the grace window; counts of kept and removed."""
+    """Remove unnamed blobs past the grace window; counts of kept and removed blobs.
+
+    Run again after a lost worker it goes on from where that one stopped:
+    blobs removed already are not listed, so nothing is removed twice. A
+    worker killed between removing a blob and its row leaves a row whose blob
+    is gone: :func:`_rows_forget` drops such rows at the end of the pass.
+    """
     store = backup_store()
     referenced = _referenced(store)
     before = timezone.now() - datetime.timedelta(days=settings.BACKUP_GC_GRACE_DAYS)
+    keys = list(store.list_keys(BLOBS))
+    if ctx is not None:
+        ctx.progress(0, len(keys), f"looking at {len(keys)} blobs", force=True)
     kept = removed = 0
-    for key in list(store.list_keys(BLOBS)):
+    for key in keys:
         sha = key.rsplit("/", 1)[-1]
         if sha in referenced or not _blob_remove(store, key, sha, before):
             kept += 1
         else:
             removed += 1
         if ctx is not None:
-            ctx.progress(kept + removed)
-    return {"blobs_kept": kept, "blobs_removed": removed}
+            ctx.progress(kept + removed, len(keys))
+    listed = {key.rsplit("/", 1)[-1] for key in keys}
+    forgotten = _rows_forget(listed | referenced, before)
+    return {"blobs_kept": kept, "blobs_removed": removed, "rows_forgotten": forgotten}
+
+
+def _rows_forget(present: set[str], before: datetime.datetime) -> int:
+    """Drop rows unused for the grace window whose blob the store did not list.
+
+    Only a row goes, never a blob; a snapshot that touches the row meanwhile
+    keeps it (the time is checked again in the delete), and one that finds
+    the row gone copies the blob again, as for any blob the store lacks.
+    """
+    stale = Blob.objects.filter(last_used_at__lte=before).values_list("sha256", flat=True)
+    gone = [sha for sha in stale.iterator(chunk_size=FORGET_BATCH) if sha not in present]
+    forgotten = 0
+    for start in range(0, len(gone), FORGET_BATCH):
+        chunk = gone[start : start + FORGET_BATCH]
+        forgotten += Blob.objects.filter(sha256__in=chunk, last_used_at__lte=before).delete()[0]
+    return forgotten
 
 
 def _blob_remove(store: LayerStore, key: str, sha: str, before: datetime.datetime) -> bool:

@@ -4,25 +4,29 @@ instance; workers are SIGKILLed mid-snapshot and mid-restore; the backup store g
 
 from __future__ import annotations
 
+import datetime
+import hashlib
 import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 
-from backups.models import BackupJob, BackupKind
-from backups.services import backup_request, restore_request
+from backups.models import BackupJob, BackupKind, Blob
+from backups.services import backup_request, blob_key, restore_request
+from backups.services.retention import retention_request
 from catalog.models import Activity, DataFile, Dataset, DatasetStatus, ProvenanceEvent
 from catalog.services import dataset_delete
 from catalog.tests.factories import promote_dataset, upload_dataset
 from conftest import _free_port
-from lakeweb.celery import app as celery_app
 from lakeweb.jobs.models import Job, JobStatus
+from lakeweb.jobs.runner import job_run
 from lakeweb.jobs.services import jobs_sweep
 from lakeweb.storage import layer_store
 from lakeweb.storage.backupstore import backup_store
-from lakeweb.tests.stack import Worker, require_stack, wait, worker_env
+from lakeweb.tests.stack import LEASE, Worker, wait, worker_stack
 
 from .test_restore import lake_bytes, lake_state, lake_wipe
 
@@ -32,35 +36,13 @@ pytestmark = [
 ]
 
 FILES = 600
-LEASE = 4
 
 
 @pytest.fixture
 def stack(s3_lake, tmp_path: Path) -> Iterator[dict]:
-    require_stack()
-    celery_app.control.purge()
-    workers: list[Worker] = []
-
-    def start(name: str, **env: str) -> Worker:
-        worker = Worker(
-            worker_env(
-                s3_lake,
-                tmp_path / f"{name}-data",
-                JOBS_LEASE_SECONDS=str(LEASE),
-                JOBS_RETRY_BACKOFF="1",
-                BACKUP_CONCURRENCY="1",  # one copy at a time: slow enough to break midway
-                **env,
-            ),
-            tmp_path / f"{name}.log",
-        )
-        workers.append(worker)
-        worker.wait_ready()
-        return worker
-
-    yield {"start": start, "s3": s3_lake}
-    for worker in workers:
-        worker.stop()
-    celery_app.control.purge()
+    # One copy at a time: slow enough to break midway.
+    with worker_stack(s3_lake, tmp_path, BACKUP_CONCURRENCY="1") as stack:
+        yield stack
 
 
 def _job(pk) -> Job:
@@ -165,6 +147,49 @@ def test_a_restore_whose_worker_is_sigkilled_midway_completes_once_on_another(
     keys = list(layer_store("processed").list_keys(back.storage_prefix))
     assert len(keys) == FILES
     assert back.provenance_events.filter(activity=Activity.RESTORE).count() == 1
+
+
+def _blob_shas() -> set[str]:
+    return {key.rsplit("/", 1)[-1] for key in backup_store().list_keys("blobs/")}
+
+
+def test_a_gc_pass_whose_worker_is_sigkilled_midway_completes_once_on_another(
+    stack, member
+) -> None:
+    upload_dataset(member)
+    kept = backup_request(kind=BackupKind.MANUAL, user=None)
+    job_run(job_id=kept.job_id)  # here: a manual snapshot, which retention always keeps
+    kept.refresh_from_db()
+    named = _blob_shas()
+    orphans = {hashlib.sha256(f"orphan {n}".encode()).hexdigest() for n in range(FILES)}
+    for sha in orphans:  # blobs no snapshot names any more
+        backup_store().put_bytes(blob_key(sha), b"orphan")
+    Blob.objects.bulk_create(
+        [Blob(sha256=sha, size=6, last_used_at=timezone.now()) for sha in orphans]
+    )
+    # Every blob past the grace window: only the kept snapshot's manifest protects its own.
+    Blob.objects.update(last_used_at=timezone.now() - datetime.timedelta(days=30))
+    first = stack["start"]("first")
+    gc = retention_request(user=None)
+    assert gc is not None
+    _kill_midway(first, gc.pk)
+    # What the second worker will find: the orphans the first left, and their rows.
+    left, rows_left = _blob_shas() & orphans, set(Blob.objects.values_list("sha256", flat=True))
+    assert 0 < len(left) < FILES
+
+    stack["start"]("second")
+    wait(lambda: jobs_sweep()["requeued"] == 1, LEASE + 30, every=0.5)
+    job = _finished(gc.pk)
+
+    assert job.status == JobStatus.SUCCEEDED and job.attempts == 2, job.log
+    # Every blob the kept snapshot names is there, and nothing else: no orphan, no row astray.
+    assert _blob_shas() == named
+    assert set(Blob.objects.values_list("sha256", flat=True)) == named
+    # The second pass removed exactly what the first had left: nothing twice.
+    assert job.result["blobs_removed"] == len(left)
+    assert job.result["blobs_kept"] == len(named)
+    assert job.result["rows_forgotten"] == len(rows_left - named - left)  # a delete cut short
+    assert backup_store().exists(kept.prefix + "manifest.json")
 
 
 def test_an_unreachable_backup_store_fails_with_a_reason_and_the_next_run_completes(
