@@ -3,14 +3,16 @@
 A snapshot copies a file only when the store lacks its SHA-256 (server-side
 where the layer and the store share an endpoint, streamed and hashed
 otherwise: :func:`lakeweb.storage.copy.copy_verified` decides). Ten datasets
-promoted from the same raw files cost one copy.
+promoted from the same raw files cost one copy. A file in the archive's cold
+tier is read from a readable copy of its bytes, or is a per-file error
+(:mod:`backups.services.cold`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
@@ -20,6 +22,7 @@ from lakeweb.storage import LayerStore, layer_store
 from lakeweb.storage.copy import copy_verified
 
 from ..models import Blob
+from .cold import BlobUnreadable, blob_source, cold_sources_find
 
 # Distinct blobs checked (and copied) per round: rows touched in one query,
 # copies run BACKUP_CONCURRENCY at a time.
@@ -37,6 +40,8 @@ class BlobTally:
     bytes_new: int = 0
     bytes_reused: int = 0
     blobs_new: int = 0
+    # Files whose bytes could not be read anywhere (cold, no readable copy): not stored.
+    errors: list[str] = field(default_factory=list)
 
 
 def blobs_store(
@@ -70,9 +75,12 @@ def _store_batch(
     if not batch:
         return
     blobs_touch({entry["sha256"]: entry["size"] for entry in batch})
+    cold_sources_find(batch)
     # Storage only in the threads: every row is written here, in the job's thread.
-    for entry, copied in zip(batch, pool.map(lambda e: _blob_put(e, store), batch), strict=True):
-        if copied:
+    for entry, copied in zip(batch, pool.map(lambda e: _blob_try(e, store), batch), strict=True):
+        if isinstance(copied, BlobUnreadable):
+            tally.errors.append(str(copied))
+        elif copied:
             tally.bytes_new += entry["size"]
             tally.blobs_new += 1
         else:
@@ -89,18 +97,26 @@ def blobs_touch(sizes: dict[str, int]) -> None:
     )
 
 
+def _blob_try(entry: dict[str, Any], store: LayerStore) -> bool | BlobUnreadable:
+    try:
+        return _blob_put(entry, store)
+    except BlobUnreadable as exc:
+        return exc
+
+
 def _blob_put(entry: dict[str, Any], store: LayerStore) -> bool:
     """Copy the file's bytes to its blob unless the store holds them; True if copied."""
     key = blob_key(entry["sha256"])
     if store.exists(key):
         return False
+    source = blob_source(entry)  # a readable copy of a cold file's bytes
     copy_verified(
-        source=layer_store(entry["layer"]),
-        key=entry["storage_key"],
+        source=layer_store(source["layer"]),
+        key=source["storage_key"],
         target=store,
         target_key=key,
         sha256=entry["sha256"],
         size=entry["size"],
-        version_id=entry.get("version_id"),  # the sealed version, not a later PUT
+        version_id=source.get("version_id"),  # the sealed version, not a later PUT
     )
     return True

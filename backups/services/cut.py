@@ -37,6 +37,8 @@ from catalog.models import (
     Tag,
 )
 
+from .cold import dataset_cold_now
+
 CATALOG_FORMAT = "lakeweb-catalog/1"
 SPOOL_BYTES = 16 * 1024 * 1024
 USER_FIELDS = (
@@ -213,10 +215,11 @@ def _spool_files(cut: Cut, dataset: Dataset) -> list[dict[str, Any]]:
     """The dataset's files, for its catalog row and, one line each, for the blob copy."""
     rows = DataFile.objects.filter(dataset=dataset).order_by("path")
     files = list(rows.values(*FILE_FIELDS, "version_id"))
+    cold = bool(dataset.storage_class) and dataset_cold_now(dataset=dataset)
     for row in files:
         # The copy reads the sealed version; the catalog does not keep it (a
         # restored object is a new version of another bucket).
-        line = row | {"dataset": str(dataset.id), "layer": dataset.layer}
+        line = row | {"dataset": str(dataset.id), "layer": dataset.layer, "cold": cold}
         cut.files.write(_dump(line) + b"\n")
         del row["version_id"]
     cut.file_count += len(files)

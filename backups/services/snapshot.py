@@ -40,6 +40,8 @@ MANIFEST = "manifest.json"
 CATALOG = "catalog.json"
 CHECKSUMS = "manifest-sha256.txt"
 SPOOL_BYTES = 16 * 1024 * 1024
+# Per-file errors kept on the snapshot's row (the manifest holds them all).
+MAX_ERRORS = 200
 
 
 def snapshot_label(*, when: Any, job_id: Any) -> str:
@@ -125,6 +127,7 @@ def _write_manifest(
         "file_count": tally.files,
         "bytes_new": tally.bytes_new,
         "bytes_reused": tally.bytes_reused,
+        "errors": tally.errors,  # files whose blob it lacks (cold, no readable copy)
         "seconds": round(seconds, 3),
     }
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
@@ -169,6 +172,7 @@ def _finish_once(
                 backup.dataset_count = sum(1 for d in cut.datasets if d[2] == "ready")
                 backup.object_count = tally.files
                 backup.bytes_copied, backup.bytes_reused = tally.bytes_new, tally.bytes_reused
+                backup.errors, backup.error_count = tally.errors[:MAX_ERRORS], len(tally.errors)
             backup.complete = True
             backup.save()
             provenance_record(
@@ -185,4 +189,5 @@ def _finish_once(
         "files": backup.object_count,
         "bytes_new": backup.bytes_copied,
         "bytes_reused": backup.bytes_reused,
+        "errors": backup.error_count,
     }

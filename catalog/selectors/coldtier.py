@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,7 +10,7 @@ from django.utils import timezone
 
 from lakeweb.errors import ActionRefused
 
-from ..models import ColdRestore, ColdRestoreState, Dataset
+from ..models import ColdRestore, ColdRestoreState, DataFile, Dataset, DatasetStatus
 from ..models.coldtier import LIVE_STATES
 
 
@@ -73,3 +74,22 @@ def dataset_readable_check(*, dataset: Dataset) -> None:
         "cannot be downloaded, zipped or previewed until they are restored. Use Request "
         "restore on its page (curators, and members for their own datasets)."
     )
+
+
+def readable_copies(*, sha256s: Collection[str]) -> dict[str, dict[str, Any]]:
+    """For each SHA-256 the lake holds outside the cold tier, one ready file with those bytes.
+
+    Each as ``{"layer", "storage_key", "version_id"}``: what a copy reads
+    instead of a cold file (one query).
+    """
+    rows = DataFile.objects.filter(
+        sha256__in=list(sha256s), dataset__status=DatasetStatus.READY, dataset__storage_class=""
+    ).values("sha256", "storage_key", "version_id", "dataset__layer")
+    return {
+        row["sha256"]: {
+            "layer": row["dataset__layer"],
+            "storage_key": row["storage_key"],
+            "version_id": row["version_id"],
+        }
+        for row in rows
+    }

@@ -64,8 +64,15 @@ FILES = {
 }
 
 
-def upload_dataset(owner, *, files: dict[str, bytes] | None = None, name: str = "Run 1") -> Dataset:
-    """A ready raw dataset stored through the upload service."""
+def upload_dataset(
+    owner,
+    *,
+    files: dict[str, bytes] | None = None,
+    name: str = "Run 1",
+    derived_from: tuple[Dataset, ...] = (),
+    layer: str = Layer.RAW,
+) -> Dataset:
+    """A ready dataset stored through the upload service: raw, or derived into ``layer``."""
     form = microscopy_form()
     version = services.form_version_current(form=form)
     items = [
@@ -79,6 +86,8 @@ def upload_dataset(owner, *, files: dict[str, bytes] | None = None, name: str = 
         experiments=[{"sample": "HeLa-1", "magnification": "40", "stain": "DAPI"}],
         form_version=version,
         tags=["microscopy"],
+        layer=layer,
+        derived_from=[str(source.pk) for source in derived_from],
     )
     return services.dataset_upload(draft=draft, items=items)
 
