@@ -28,7 +28,7 @@ from .base import (
     StoredObject,
     unknown_object,
 )
-from .s3client import S3Endpoint, lake_endpoint, s3_client, s3_config
+from .s3client import S3Endpoint, endpoint_client, lake_endpoint, s3_config
 
 if TYPE_CHECKING:
     from storages.backends.s3 import S3Storage
@@ -37,6 +37,12 @@ if TYPE_CHECKING:
 # whose checksum S3 reports per part, so those are verified by reading back.
 S3_SINGLE_COPY_LIMIT = 5 * 1024**3
 S3_ERRORS = (BotoCoreError, ClientError)
+# An object up to this size is read into memory and sent in one PUT that carries its
+# SHA-256: S3 checks it on arrival and answers with the version id. A part upload
+# costs more requests (start, parts, complete) and a HEAD after it for the version,
+# which for the many small and middling files of a pipeline's output or an ingest
+# took longer than sending their bytes. Bigger objects stream in parts, in bounded memory.
+SINGLE_PUT_LIMIT = 32 * 1024 * 1024
 # A conditional write that raced another write of the same key answers 409
 # ConditionalRequestConflict; it is sent again, then finds the object (412).
 CONDITIONAL_ATTEMPTS = 3
@@ -81,13 +87,19 @@ class S3LayerStore(LayerStore):
 
     @cached_property
     def client(self) -> Any:
-        # One client for every thread (botocore clients are thread-safe): making
-        # one costs a quarter of a second of CPU, which django-storages' client
-        # per thread made a promotion's copying threads pay each.
-        return s3_client(endpoint=self.endpoint)
+        # One client for every thread and every layer on the endpoint (botocore
+        # clients are thread-safe): making one costs a quarter of a second of CPU,
+        # which django-storages' client per thread made a promotion's copying
+        # threads pay each, and a fresh worker paid again for each layer it touched.
+        return endpoint_client(self.endpoint)
 
     def save(self, key: str, stream: IO[bytes], *, content_type: str = "") -> StoredObject:
-        reader = HashingReader(stream)
+        """One PUT for an object up to SINGLE_PUT_LIMIT, else a part upload; hashed once."""
+        head = _read_up_to(stream, SINGLE_PUT_LIMIT + 1)
+        if len(head) <= SINGLE_PUT_LIMIT:
+            return self.put_bytes(key, head, content_type=content_type)
+        reader = HashingReader(cast(IO[bytes], _Prefixed(head, stream)))
+        del head  # only the reader holds it now, and lets it go once it is sent
         extra = {"ContentType": content_type} if content_type else {}
         try:
             # A non-seekable reader makes s3transfer read it once, in order,
@@ -475,6 +487,39 @@ class _MultipartPartWriter(PartWriter):
 
     def close(self) -> None:
         self.body = None
+
+
+def _read_up_to(stream: IO[bytes], size: int) -> bytes:
+    """Up to ``size`` bytes, fewer only at the end of the stream (a socket gives less per read)."""
+    pieces, wanted = [], size
+    while wanted > 0:
+        piece = stream.read(wanted)
+        if not piece:
+            break
+        pieces.append(piece)
+        wanted -= len(piece)
+    return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+
+class _Prefixed:
+    """A read-only stream: bytes already read from ``stream``, then the rest of it.
+
+    Each read gives all it is asked for until the end: s3transfer takes what one
+    read gives as a part, and a part short of 5 MiB that is not the last is refused.
+    """
+
+    def __init__(self, head: bytes, stream: IO[bytes]) -> None:
+        self._head: memoryview | None = memoryview(head)
+        self._stream = stream
+
+    def read(self, size: int = -1) -> bytes:
+        if size < 0:
+            return self.read(len(self._head or b"")) + self._stream.read()
+        piece = b""
+        if self._head is not None:
+            piece = bytes(self._head[:size])
+            self._head = self._head[size:] if len(self._head) > size else None
+        return piece + _read_up_to(self._stream, size - len(piece)) if len(piece) < size else piece
 
 
 def _version(answer: dict[str, Any]) -> str | None:

@@ -16,6 +16,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 from .base import StorageError
 
@@ -92,6 +94,19 @@ def s3_client(
     )
     client.meta.events.register("before-sign.s3.CopyObject", _copy_names_its_checksum)
     return client
+
+
+@lru_cache(maxsize=8)
+def endpoint_client(endpoint: S3Endpoint) -> Any:
+    """The client the layer stores on ``endpoint`` share, made once per process."""
+    return s3_client(endpoint=endpoint)
+
+
+@receiver(setting_changed)
+def _forget_clients(*, setting: str, **kwargs: Any) -> None:
+    """A client keeps the timeouts and addressing it was made with (tests change them)."""
+    if setting.startswith("S3_"):
+        endpoint_client.cache_clear()
 
 
 def _copy_names_its_checksum(request: Any, **kwargs: Any) -> None:

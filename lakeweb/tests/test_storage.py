@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import os
@@ -44,7 +45,7 @@ def test_ensure_is_idempotent(s3_lake) -> None:
 def test_save_hashes_what_it_stores_and_copy_verifies(request, backend: str) -> None:
     if backend == "s3":
         request.getfixturevalue("s3_lake")
-    data = bytes(range(256)) * 40_000  # ~10 MB: several multipart parts on S3
+    data = bytes(range(256)) * 160_000  # ~40 MB: past one PUT, several parts on S3
     raw, processed = layer_store("raw"), layer_store("processed")
     raw.ensure()
     processed.ensure()
@@ -60,6 +61,51 @@ def test_save_hashes_what_it_stores_and_copy_verifies(request, backend: str) -> 
     assert copied.sha256 == told
     assert processed.sha256("e/x.bin") == (len(data), stored.sha256)
     assert list(processed.list_keys("e/")) == ["e/x.bin"]
+
+
+class _Trickle:
+    """A stream that gives at most 64 KiB a read, as a socket does."""
+
+    def __init__(self, data: bytes) -> None:
+        self._stream = io.BytesIO(data)
+
+    def read(self, size: int = -1) -> bytes:
+        return self._stream.read(min(size, 65536) if size >= 0 else size)
+
+
+@pytest.mark.parametrize("over", [-1, 0, 1, 9 * 1024 * 1024], ids=["below", "at", "over", "parts"])
+def test_s3_save_sends_a_small_object_in_one_checked_put_and_streams_a_big_one(
+    s3_lake, monkeypatch, over: int
+) -> None:
+    from lakeweb.storage import s3
+
+    limit = 1024 * 1024
+    monkeypatch.setattr(s3, "SINGLE_PUT_LIMIT", limit)
+    data = os.urandom(limit + over)
+    raw = layer_store("raw")  # Object-Locked, so versioned
+    raw.ensure()
+    sent: list[str] = []
+
+    def record(model, **kwargs) -> None:
+        sent.append(model.name)
+
+    raw.client.meta.events.register("before-call.s3", record)
+    try:
+        stored = raw.save("d/x.bin", _Trickle(data), content_type="text/csv")
+    finally:
+        raw.client.meta.events.unregister("before-call.s3", record)
+
+    assert (stored.size, stored.sha256) == (len(data), hashlib.sha256(data).hexdigest())
+    assert read_object("raw", "d/x.bin") == data
+    assert stored.version_id is not None and stored.version_id == raw.current_version("d/x.bin")
+    head = raw.client.head_object(Bucket=raw.bucket, Key="d/x.bin", ChecksumMode="ENABLED")
+    assert head["ContentType"] == "text/csv"
+    if over <= 0:  # one PUT carrying the SHA-256, which S3 checked; its answer named the version
+        assert sent == ["PutObject"]
+        assert head["ChecksumSHA256"] == base64.b64encode(hashlib.sha256(data).digest()).decode()
+    else:  # streamed by s3transfer (in parts past its threshold), then the version asked for
+        parts = ["CreateMultipartUpload", "UploadPart", "UploadPart", "CompleteMultipartUpload"]
+        assert sent == [*(parts if over > limit else ["PutObject"]), "HeadObject"]
 
 
 def test_missing_object_is_a_storage_error(s3_lake) -> None:
