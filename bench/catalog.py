@@ -129,8 +129,9 @@ def tsv(*values: object) -> str:
 class Loader:
     """Writes the catalog's rows with COPY, the way a year of a busy lab would leave them."""
 
-    def __init__(self, datasets: int, files: int) -> None:
-        self.datasets, self.files = datasets, files
+    def __init__(self, datasets: int, files: int, *, big: int = BIG_DATASET_FILES) -> None:
+        """``big``: the files of the one big dataset (in the middle of the catalog)."""
+        self.datasets, self.files, self.big = datasets, files, big
         self.rng = random.Random(42)
 
     def reference_rows(self) -> None:
@@ -177,13 +178,13 @@ class Loader:
         start = now - timedelta(days=3 * 365)
         step = (now - start) / self.datasets
         per = self.files // self.datasets
-        extra = self.files - BIG_DATASET_FILES - per * (self.datasets - 1)
+        extra = self.files - self.big - per * (self.datasets - 1)
         made = []
         with stage.copy(f"COPY bench_stage ({DATASET_COLUMNS}) FROM STDIN") as copy:  # type: ignore[attr-defined]
             buffer = []
             for n in range(self.datasets):
                 pk = uuid.UUID(int=rng.getrandbits(128), version=4)
-                count = BIG_DATASET_FILES if n == self.datasets // 2 else per + (n < extra)
+                count = self.big if n == self.datasets // 2 else per + (n < extra)
                 organism, assay = rng.choice(ORGANISMS), rng.choice(ASSAYS)
                 sample = f"S-{rng.randrange(10**6):06}"
                 name = f"{organism} {assay} {sample}"
