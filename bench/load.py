@@ -233,16 +233,18 @@ def targets_make() -> Targets:
     )
 
 
-def targets_check(port: int, targets: Targets) -> dict[str, float]:
+def targets_check(port: int, targets: Targets, cpu: ServerCpu) -> dict[str, tuple[float, float]]:
     """Each address answers 200 before the load starts (a wrong setup fails here, clearly);
-    the median time of each kind's addresses, asked one at a time (the second round).
+    each kind's median wall time and server CPU time (ms), asked one at a time.
 
-    The first answers wait for gunicorn's workers to boot: a long timeout."""
-    times: dict[str, list[float]] = {kind: [] for kind in targets.paths}
+    The first round waits for gunicorn's workers to boot (a long timeout) and
+    is not counted."""
+    times: dict[str, list[tuple[float, float]]] = {kind: [] for kind in targets.paths}
     for round_ in range(2):
+        cpu.refresh()  # the workers' database connections, open after the first round
         for kind, paths in targets.paths.items():
             for path in paths:
-                began = time.perf_counter()
+                used, began = cpu.nanoseconds(), time.perf_counter()
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
                 conn.request("GET", path, headers=targets.headers[kind])
                 response = conn.getresponse()
@@ -251,8 +253,12 @@ def targets_check(port: int, targets: Targets) -> dict[str, float]:
                 if response.status != 200:
                     raise SystemExit(f"GET {path}: {response.status} {body[:300]!r}")
                 if round_:
-                    times[kind].append((time.perf_counter() - began) * 1000)
-    return {kind: statistics.median(values) for kind, values in times.items()}
+                    wall = (time.perf_counter() - began) * 1000
+                    times[kind].append((wall, (cpu.nanoseconds() - used) / 1e6))
+    return {
+        kind: (statistics.median(w for w, _ in values), statistics.median(c for _, c in values))
+        for kind, values in times.items()
+    }
 
 
 # --- the load -------------------------------------------------------------------------
@@ -520,27 +526,53 @@ def upload_in_background(url: str, form_id: int, path: Path) -> tuple[threading.
     return thread, result
 
 
-def backup_wait(backup_id: int, began: float, limit: float) -> Timed:
+def backup_in_background(backup_id: int, limit: float) -> tuple[threading.Thread, Timed]:
     """Poll the snapshot's job until it ends (or ``limit`` seconds pass)."""
+    from django.db import connection
+
     from backups.models import BackupJob
     from lakeweb.jobs.models import JobStatus
 
     result = Timed("backup")
-    while time.monotonic() - began < limit:
-        backup = BackupJob.objects.select_related("job").get(pk=backup_id)
-        if backup.job.status in JobStatus.finished():
-            if backup.complete:
-                result.seconds = time.monotonic() - began
-                result.detail = (
-                    f"snapshot of {backup.bytes_copied / MIB:.1f} MiB copied,"
-                    f" job {backup.job.status}"
-                )
-            else:
-                result.failure = f"job {backup.job.status}: {backup.job.error or backup.job.log}"
-            return result
-        time.sleep(0.5)
-    result.failure = f"not finished after {limit:.0f} s"
-    return result
+
+    def run() -> None:
+        began = time.monotonic()
+        try:
+            while time.monotonic() - began < limit:
+                backup = BackupJob.objects.select_related("job").get(pk=backup_id)
+                if backup.job.status not in JobStatus.finished():
+                    time.sleep(0.5)
+                    continue
+                if backup.complete:
+                    result.seconds = time.monotonic() - began
+                    result.detail = (
+                        f"snapshot of {backup.object_count:,} files of {backup.dataset_count:,}"
+                        f" datasets, {backup.bytes_copied / MIB:.1f} MiB copied"
+                    )
+                else:
+                    result.failure = f"job {backup.job.status}: {backup.job.error}"[:600]
+                return
+            result.failure = f"not finished after {limit:.0f} s"
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run, name="backup")
+    thread.start()
+    return thread, result
+
+
+def summary_lines(slices: list[Figures]) -> list[str]:
+    """Phase 2's slices together: sums, and the worst of each latency figure."""
+    requests = sum(f.requests for f in slices)
+    seconds = sum(f.seconds for f in slices)
+    return [
+        f"phase 2 in all ({len(slices)} slice(s), {seconds:.0f} s): {requests / seconds:.1f}"
+        f" requests/s; worst slice p50 {max(f.p50_ms for f in slices):.1f} ms, p95"
+        f" {max(f.p95_ms for f in slices):.1f} ms, p99 {max(f.p99_ms for f in slices):.1f} ms;"
+        f" errors {sum(f.errors for f in slices)}, timeouts {sum(f.timeouts for f in slices)},"
+        f" not 2xx/3xx {sum(f.bad_statuses for f in slices)}, 5xx"
+        f" {sum(f.server_errors for f in slices)}"
+    ]
 
 
 # --- the run ----------------------------------------------------------------------------
@@ -667,15 +699,16 @@ def run(args: argparse.Namespace, processes: Processes, work: Path, database_url
     targets, form_id = prepare(args, env)
     upload_file = make_files(work / "upload", 1, int(args.gib * 1024 * MIB))[0][1]
     port, cpu = gunicorn_start(processes, env, args.web_workers)
-    alone = targets_check(port, targets)
+    alone = targets_check(port, targets, cpu)
     # Every worker's first requests are slow (imports, templates, connections): not measured.
     warm_args = argparse.Namespace(**{**vars(args), "seconds": 10})
     warm = load_run(port, targets, warm_args, work, cpu)
     print(f"stack: gunicorn, {args.web_workers} sync workers; PostgreSQL; Redis (broker, cache);"
           f" filesystem store; {args.connections} connections for {args.seconds} s,"
           f" timeout {args.timeout} s", flush=True)  # fmt: skip
-    print("one request at a time, median: "
-          + ", ".join(f"{kind} {ms:.0f} ms" for kind, ms in alone.items()))  # fmt: skip
+    print("one request at a time, median wall / server CPU: "
+          + ", ".join(f"{kind} {ms:.0f} / {cpu_ms:.0f} ms"
+                      for kind, (ms, cpu_ms) in alone.items()))  # fmt: skip
     print(f"warm-up, not counted: {warm.requests} requests in 10 s, {warm.errors} errors")
 
     print(f"\nphase 1 starts; machine: {machine_load()}", flush=True)
@@ -689,13 +722,20 @@ def run(args: argparse.Namespace, processes: Processes, work: Path, database_url
     began = time.monotonic()
     uploading, upload = upload_in_background(f"http://127.0.0.1:{port}", form_id, upload_file)
     backup = backup_request(kind="manual", user=None)
-    second = load_run(port, targets, args, work, cpu)
+    watching, backed_up = backup_in_background(backup.pk, args.wait)
+    # The load lasts as long as the upload and the backup: slices of --seconds until both end.
+    slices: list[Figures] = []
+    while not slices or (
+        (uploading.is_alive() or watching.is_alive()) and time.monotonic() - began < args.wait
+    ):
+        slices.append(load_run(port, targets, args, work, cpu))
+        label = f"phase 2, slice {len(slices)}: the load while a {args.gib:g} GiB upload and a backup run"
+        print("\n".join(slices[-1].lines(label)), flush=True)
     load_ended = time.monotonic() - began
-    label = f"phase 2: the load, a {args.gib:g} GiB upload and a backup"
-    print("\n".join(second.lines(label)), flush=True)
     print("  (phase 2's server CPU includes the upload's requests and the backup's queries)")
-    backed_up = backup_wait(backup.pk, began, args.wait)
-    uploading.join(max(1.0, args.wait - (time.monotonic() - began)))
+    print("\n".join(summary_lines(slices)))
+    for thread in (uploading, watching):
+        thread.join(max(1.0, args.wait - (time.monotonic() - began)))
     if uploading.is_alive():
         upload.failure = f"not finished after {args.wait} s"
     for done in (upload, backed_up):
@@ -707,7 +747,7 @@ def run(args: argparse.Namespace, processes: Processes, work: Path, database_url
             print(f"  {done.name}: {done.seconds:.1f} s ({done.detail}), {during} the"
                   f" {load_ended:.0f} s of load")  # fmt: skip
     print(f"machine at the end: {machine_load()}")
-    if first.server_errors or second.server_errors:
+    if first.server_errors or any(f.server_errors for f in slices):
         print("\n5xx seen; the web server's log:\n" + tail(processes.log("gunicorn")))
 
 
