@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.db.models import Count, Sum
@@ -87,6 +88,10 @@ class DatasetQuerySerializer(serializers.Serializer):
     )
 
 
+# Stands for a dataset's id in its URL, reversed once (DatasetSerializer.get_url).
+_URL_SLOT = uuid.UUID(int=0)
+
+
 class DatasetSerializer(serializers.ModelSerializer):
     source = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     owner = serializers.CharField(source="owner.get_username", read_only=True)
@@ -120,8 +125,14 @@ class DatasetSerializer(serializers.ModelSerializer):
         return names if names is not None else [tag.name for tag in dataset.tags.all()]
 
     def get_url(self, dataset: Dataset) -> str:
-        request = self.context.get("request")
-        return reverse("api:dataset_detail", kwargs={"pk": dataset.pk}, request=request)
+        # One reverse a page, not one a dataset (a fifth of the list's time):
+        # the many=True child is one serializer for every row.
+        template = self.__dict__.get("_url_template")
+        if template is None:
+            request = self.context.get("request")
+            template = reverse("api:dataset_detail", kwargs={"pk": _URL_SLOT}, request=request)
+            self.__dict__["_url_template"] = template
+        return template.replace(str(_URL_SLOT), str(dataset.pk))
 
 
 class DatasetPageSerializer(serializers.Serializer):
@@ -363,8 +374,14 @@ class DatasetStatusSerializer(serializers.ModelSerializer):
         return self._tally(dataset)[1]
 
     def get_url(self, dataset: Dataset) -> str:
-        request = self.context.get("request")
-        return reverse("api:dataset_detail", kwargs={"pk": dataset.pk}, request=request)
+        # One reverse a page, not one a dataset (a fifth of the list's time):
+        # the many=True child is one serializer for every row.
+        template = self.__dict__.get("_url_template")
+        if template is None:
+            request = self.context.get("request")
+            template = reverse("api:dataset_detail", kwargs={"pk": _URL_SLOT}, request=request)
+            self.__dict__["_url_template"] = template
+        return template.replace(str(_URL_SLOT), str(dataset.pk))
 
     def get_status_url(self, dataset: Dataset) -> str:
         request = self.context.get("request")
