@@ -9,6 +9,7 @@ from lakeweb.jobs.registry import QUEUE_LONG, job_kind
 from .fixity import FIXITY_KIND, fixity_body
 from .reconcile import RECONCILE_KIND, reconcile_body
 from .services import backup_on_fail, restore_body, retention_body, snapshot_body
+from .services.drill import DRILL_KIND, drill_body, drill_on_fail
 
 job_kind(
     "backup",
@@ -26,6 +27,15 @@ job_kind(
     time_limit=settings.JOBS_LONGEST_SECONDS,
     max_attempts=3,
 )(restore_body)
+
+job_kind(
+    DRILL_KIND,
+    label="Restore drill",
+    queue=QUEUE_LONG,
+    time_limit=settings.JOBS_LONGEST_SECONDS,
+    max_attempts=3,
+    on_fail=drill_on_fail,
+)(drill_body)
 
 job_kind(
     "backup_retention",

@@ -84,6 +84,54 @@ class Blob(models.Model):
     size = models.PositiveBigIntegerField()
     first_stored_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(db_index=True)
+    # When fixity last read the blob back and found its SHA-256 (backups/fixity.py).
+    verified_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
     def __str__(self) -> str:
         return self.sha256
+
+
+class DrillResult(models.TextChoices):
+    PASSED = "passed", "passed"
+    FAILED = "failed", "failed"
+
+
+class Drill(models.Model):
+    """What one restore drill proved: a sample of the newest snapshot restored into a
+    scratch folder and verified byte for byte (SPEC §2 Restore; backups/services/drill.py).
+
+    Status, who asked and when it ran are the job's; ``result`` stays empty
+    until the outcome is recorded, once, whatever worker gets there.
+    """
+
+    job = models.OneToOneField(Job, on_delete=models.PROTECT, related_name="drill")
+    snapshot = models.CharField(max_length=200, blank=True)
+    datasets = models.JSONField(default=list, blank=True, help_text="Ids of the sample.")
+    file_count = models.PositiveIntegerField(default=0)
+    byte_count = models.PositiveBigIntegerField(default=0)
+    seconds = models.FloatField(null=True, blank=True)
+    result = models.CharField(max_length=8, choices=DrillResult.choices, blank=True)
+    # {"dataset": id or "", "reason": text naming the file}, one per failed dataset.
+    failures = models.JSONField(default=list, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # The admins were mailed about its failure (once, however often the hook runs).
+    alerted = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-job__created_at"]
+
+    def __str__(self) -> str:
+        return f"drill {self.job_id} ({self.result or self.job.status})"
+
+
+class DrilledDataset(models.Model):
+    """When a dataset was last drilled: the sample takes the oldest-drilled first.
+
+    Keyed by the id the snapshot names (a dataset deleted since is drilled too).
+    """
+
+    dataset_id = models.UUIDField(primary_key=True)
+    drilled_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.dataset_id} drilled {self.drilled_at:%Y-%m-%d}"

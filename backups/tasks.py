@@ -11,6 +11,7 @@ from .fixity import FIXITY_KIND
 from .fixity_status import fixity_request
 from .reconcile import RECONCILE_KIND
 from .services import backup_request, retention_request
+from .services.drill import drill_request
 
 
 @shared_task(time_limit=60, soft_time_limit=50)
@@ -36,3 +37,9 @@ def fixity_scheduled_task() -> str:
 def reconcile_scheduled_task() -> str:
     """Entry point for beat's reconciliation schedule."""
     return str(fixity_request(kind=RECONCILE_KIND, user=None).pk)
+
+
+@shared_task(time_limit=60, soft_time_limit=50)
+def drill_scheduled_task() -> str:
+    """Entry point for beat's weekly restore drill (none queued if one is live)."""
+    return str(drill_request(user=None).job_id)

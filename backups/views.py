@@ -13,8 +13,9 @@ from lakeweb.errors import ActionRefused, PermissionRefused
 from lakeweb.jobs.selectors import job_message
 
 from .models import BackupKind
-from .selectors import backup_jobs_recent, backup_schedules, restore_jobs_recent
+from .selectors import backup_jobs_recent, backup_schedules, drill_last, restore_jobs_recent
 from .services import backup_request, restore_request
+from .services.drill import drill_request
 
 
 @permission_required("backups.view_backupjob", "Only curators and admins can see backups.")
@@ -26,6 +27,7 @@ def backup_list(request: HttpRequest) -> HttpResponse:
         "can_trigger": can_trigger,
         "schedules": backup_schedules(),
         "restores": restore_jobs_recent(),
+        "drill": drill_last(),
     }
     return render(request, "backups/backup_list.html", context)
 
@@ -58,4 +60,13 @@ def backup_restore(request: HttpRequest) -> HttpResponse:
         messages.error(request, str(exc))
     else:
         messages.success(request, f"Restore: {job_message(job)} This page shows its progress.")
+    return redirect("backups:backup_list")
+
+
+@require_POST
+@permission_required("backups.trigger_backup", "Only curators and admins can run restore drills.")
+def backup_drill(request: HttpRequest) -> HttpResponse:
+    """Run a restore drill now (the one queued or running, if there is one)."""
+    drill = drill_request(user=request.user)
+    messages.success(request, f"Restore drill: {job_message(drill.job)} This page shows it.")
     return redirect("backups:backup_list")

@@ -582,3 +582,10 @@ FIXITY_CONCURRENCY = max(1, env.int("FIXITY_CONCURRENCY", default=4))
 FIXITY_MAX_BATCH = max(1, env.int("FIXITY_MAX_BATCH", default=200_000))
 # Objects younger than this are never taken for orphans (a write in progress).
 FIXITY_ORPHAN_GRACE_HOURS = max(1, env.int("FIXITY_ORPHAN_GRACE_HOURS", default=24))
+
+# --- Restore drills (backups/services/drill.py; README "Restore drills") -----------
+# Weekly (a beat schedule), a drill restores DRILL_SAMPLE_SIZE datasets of the newest
+# complete snapshot (half the oldest-drilled, the rest at random) into
+# DRILL_SCRATCH_DIR on the worker, verifies every byte, and removes the copy.
+DRILL_SAMPLE_SIZE = min(1000, max(1, env.int("DRILL_SAMPLE_SIZE", default=10)))
+DRILL_SCRATCH_DIR = Path(env.str("DRILL_SCRATCH_DIR", default=str(DATA_DIR / "drills")))

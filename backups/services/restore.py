@@ -22,7 +22,7 @@ from lakeweb.errors import ActionRefused, BadInput, ChecksumMismatch, Permission
 from lakeweb.jobs.models import Job
 from lakeweb.jobs.runner import JobContext
 from lakeweb.jobs.services import job_request
-from lakeweb.storage import StorageError, layer_store
+from lakeweb.storage import LayerStore, StorageError, layer_store
 from lakeweb.storage.backupstore import backup_store
 from lakeweb.storage.copy import copy_verified_object
 
@@ -198,11 +198,21 @@ def _restored_by(dataset: Dataset, job: Job) -> bool:
 
 
 def _bytes_restore(
-    row: dict[str, Any], files: list[dict[str, Any]], *, progress: Callable[[int], None]
+    row: dict[str, Any],
+    files: list[dict[str, Any]],
+    *,
+    progress: Callable[[int], None],
+    target: LayerStore | None = None,
+    prefix: str | None = None,
 ) -> None:
     """Copy each blob to its key in the dataset's layer, verified; on a mismatch, take
-    back what was copied (on raw's Object Lock, only hidden) and name the file."""
-    store, layer = backup_store(), layer_store(row["layer"])
+    back what was copied (on raw's Object Lock, only hidden) and name the file.
+
+    A drill restores into ``target`` instead (its scratch folder), each file at
+    ``prefix`` + its path, and a mismatch takes back ``prefix``.
+    """
+    store = backup_store()
+    layer = target if target is not None else layer_store(row["layer"])
     for n, entry in enumerate(files):
         progress(n)
         try:
@@ -210,12 +220,12 @@ def _bytes_restore(
                 source=store,
                 key=blob_key(entry["sha256"]),
                 target=layer,
-                target_key=entry["storage_key"],
+                target_key=entry["storage_key"] if prefix is None else prefix + entry["path"],
                 sha256=entry["sha256"],
                 size=entry["size"],
             )
         except ChecksumMismatch:
-            layer.delete_prefix(row["storage_prefix"])
+            layer.delete_prefix(row["storage_prefix"] if prefix is None else prefix)
             raise ChecksumMismatch(
                 f"{entry['path']}: the backup's bytes do not match its SHA-256 {entry['sha256']}"
             ) from None

@@ -105,3 +105,46 @@ def test_a_bad_restore_shows_why_and_queues_nothing(
     assert response.status_code == 200
     assert message in response.content.decode()
     assert Job.objects.count() == jobs
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_drill_permissions_and_the_run_a_drill_button(client_for, role: str) -> None:
+    from backups.models import Drill
+
+    client = client_for(role)
+    page = client.get(reverse("backups:backup_list")).content.decode()
+    response = client.post(reverse("backups:backup_drill"))
+
+    allowed = ALLOWED[role] == 200
+    assert response.status_code == (302 if allowed or role == "anonymous" else 403)
+    assert Drill.objects.exists() == allowed
+    assert ("Run a drill now" in page) == allowed
+    if allowed:
+        listing = client.get(reverse("backups:backup_list")).content.decode()
+        assert "Last drill:" in listing and "queued" in listing
+
+
+def test_backup_page_shows_the_last_drill_and_its_failures(client_for, member) -> None:
+    from backups.models import Drill, DrillResult
+    from lakeweb.jobs.models import JobStatus
+    from lakeweb.jobs.services import job_request
+
+    Drill.objects.create(
+        job=job_request(kind="drill", requested_by=None),
+        snapshot="weekly/2026-W48",
+        datasets=["a", "b"],
+        file_count=7,
+        byte_count=2048,
+        seconds=1.5,
+        result=DrillResult.FAILED,
+        failures=[{"dataset": "b", "reason": "x/<b>y</b>.txt: the backup's bytes do not match"}],
+    )
+    from lakeweb.jobs.models import Job
+
+    Job.objects.filter(kind="drill").update(status=JobStatus.FAILED)
+    page = client_for("curator").get(reverse("backups:backup_list")).content.decode()
+
+    assert "weekly/2026-W48" in page and "2 datasets, 7 files, 2.0\xa0KiB verified in 1.5 s" in page
+    assert 'text-bg-danger">failed' in page
+    assert "x/&lt;b&gt;y&lt;/b&gt;.txt: the backup&#x27;s bytes do not match" in page
+    assert "lakeweb restore drill" in page and "only on Sunday" in page

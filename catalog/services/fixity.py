@@ -36,14 +36,20 @@ def fixity_failure_record(
     layer: str = "",
     storage_key: str = "",
     found_sha256: str = "",
+    expected_sha256: str = "",
     removed: bool = False,
 ) -> FixityFailure | None:
     """Record one failure and alert; None when the same failure is open already.
 
     A file's failure names its dataset and records a ``verification`` event
-    on it; an orphan (no ``datafile``) names its ``layer`` and ``storage_key``.
+    on it; an orphan or a backup store's blob (no ``datafile``) names its ``layer`` and
+    ``storage_key``.
     """
-    fields: dict[str, Any] = {"layer": layer, "storage_key": storage_key}
+    fields: dict[str, Any] = {
+        "layer": layer,
+        "storage_key": storage_key,
+        "expected_sha256": expected_sha256,
+    }
     if datafile is not None:
         fields = {
             "datafile": datafile,
@@ -90,9 +96,7 @@ def _event(failure: FixityFailure, datafile: DataFile | None) -> None:
 
 
 def admins_alert(failure: FixityFailure) -> None:
-    """Mail every active admin (staff superuser with an address) about one failure."""
-    admins = get_user_model().objects.filter(is_superuser=True, is_active=True)
-    to = sorted({email for email in admins.values_list("email", flat=True) if email})
+    """Mail every active admin about one failure."""
     subject = f"[lakeweb] fixity: {failure.get_kind_display()} in {failure.layer}"
     body = (
         f"{failure.detail}\n\nlayer: {failure.layer}\nkey: {failure.storage_key}\n"
@@ -100,13 +104,23 @@ def admins_alert(failure: FixityFailure) -> None:
         f"expected SHA-256: {failure.expected_sha256 or '-'}\n"
         f"found SHA-256: {failure.found_sha256 or '-'}\nfound by: {failure.found_by}\n"
     )
+    admins_mail(subject=subject, body=body)
+
+
+def admins_mail(*, subject: str, body: str) -> None:
+    """Mail every active admin (superuser with an address); log what could not be sent.
+
+    What it reports is recorded and shown already: a mail outage must not hide it.
+    """
+    admins = get_user_model().objects.filter(is_superuser=True, is_active=True)
+    to = sorted({email for email in admins.values_list("email", flat=True) if email})
     if not to:
-        logger.error("fixity failure and no admin address to mail: %s", body)
+        logger.error("no admin address to mail: %s\n%s", subject, body)
         return
     try:
         send_mail(subject, body, None, to)
-    except OSError:  # the failure is recorded and shown; a mail outage must not hide it
-        logger.exception("could not mail the admins about a fixity failure")
+    except OSError:
+        logger.exception("could not mail the admins: %s", subject)
 
 
 def fixity_failure_resolve(*, failure: FixityFailure) -> None:
