@@ -18,18 +18,24 @@ days the cycle cannot hold; the plan says so (``warning``), the job logs it
 and the fixity page shows it. Random sampling would not prove coverage; this
 order does, and the page shows it (objects verified within the cycle).
 
-A batch survives a lost worker: its first attempt writes the ids it took and
+The objects are the layers' files (of ready datasets) and the backup
+store's blobs (``backups/fixity_blobs.py``): one count, one order, one
+budget, so the guarantee holds for both.
+
+A batch survives a lost worker: its first attempt writes the ids (and blobs) it took and
 its start time in the job's parameters; a later attempt takes the same ids
 and skips those already verified since that start, so each is done once.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import math
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -43,7 +49,11 @@ from lakeweb.jobs.models import Job
 from lakeweb.jobs.runner import JobContext
 from lakeweb.storage import ObjectMissing, layer_store
 
+from .fixity_blobs import blob_check, blob_outcomes_record, blobs_due, checked_blobs
+
 FIXITY_KIND = "fixity"
+FILE, BLOB = "file", "blob"
+NEVER = datetime.min.replace(tzinfo=UTC)  # the order of an object never verified
 # Files read in flight at once, and how many rows are loaded at a time.
 ROWS_PER_BATCH = 500
 
@@ -106,10 +116,12 @@ def checked_files() -> Any:
 
 
 def fixity_plan(*, now: datetime | None = None) -> FixityPlan:
-    """The plan for a batch starting ``now``, from the catalog (three aggregate queries)."""
+    """The plan for a batch starting ``now``: the layers' files and the backup store's
+    blobs, from the catalog (six aggregate queries)."""
     now = now or timezone.now()
-    files = checked_files()
+    files, blobs = checked_files(), checked_blobs()
     totals = files.aggregate(bytes=Sum("size"))
+    blob_bytes = blobs.aggregate(bytes=Sum("size"))["bytes"] or 0
     cycle = timedelta(days=settings.FIXITY_CYCLE_DAYS)
     interval = timedelta(minutes=settings.FIXITY_INTERVAL_MINUTES)
     # An object's deadline is a cycle after it was last verified, or sealed.
@@ -118,9 +130,9 @@ def fixity_plan(*, now: datetime | None = None) -> FixityPlan:
         Q(verified_at__lte=deadline) | Q(verified_at__isnull=True, dataset__sealed_at__lte=deadline)
     )
     return fixity_plan_compute(
-        total_objects=files.count(),
-        total_bytes=totals["bytes"] or 0,
-        due=due.count(),
+        total_objects=files.count() + blobs.count(),
+        total_bytes=(totals["bytes"] or 0) + blob_bytes,
+        due=due.count() + blobs_due(deadline).count(),
         cycle_days=settings.FIXITY_CYCLE_DAYS,
         interval_minutes=settings.FIXITY_INTERVAL_MINUTES,
         bytes_per_hour=settings.FIXITY_BYTES_PER_HOUR,
@@ -128,39 +140,58 @@ def fixity_plan(*, now: datetime | None = None) -> FixityPlan:
     )
 
 
-def batch_select(plan: FixityPlan) -> list[int]:
-    """Ids of the files this batch verifies: never verified, then oldest verified, within budget."""
-    files = checked_files()
-    never = files.filter(verified_at__isnull=True).order_by("id")
-    oldest = files.filter(verified_at__isnull=False).order_by("verified_at", "id")
+def batch_select(plan: FixityPlan) -> tuple[list[int], list[str]]:
+    """Ids of the files and SHA-256 of the blobs this batch verifies, in one order: never
+    verified (files, then blobs), then oldest verified, within the budget."""
+    candidates = heapq.merge(
+        _ordered(checked_files(), "id", plan.batch_size, FILE),
+        _ordered(checked_blobs(), "sha256", plan.batch_size, BLOB),
+        key=lambda candidate: candidate[0],
+    )
     ids: list[int] = []
+    shas: list[str] = []
     spent = 0
-    for rows in (never, oldest):
-        wanted = plan.batch_size - len(ids)
-        for pk, size in rows.values_list("id", "size")[:wanted].iterator(chunk_size=5000):
-            if plan.bytes_budget is not None and ids and spent + size > plan.bytes_budget:
-                return ids
+    for _order, kind, pk, size in itertools.islice(candidates, plan.batch_size):
+        if plan.bytes_budget is not None and (ids or shas) and spent + size > plan.bytes_budget:
+            break
+        if kind == FILE:
             ids.append(pk)
-            spent += size
-    return ids
+        else:
+            shas.append(pk)
+        spent += size
+    return ids, shas
 
 
-def _batch_begin(ctx: JobContext) -> tuple[list[int], datetime, FixityPlan | None]:
+def _ordered(rows: Any, pk: str, limit: int, kind: str) -> Iterator[tuple[Any, str, Any, int]]:
+    """``(order, kind, pk, size)`` of at most ``limit`` never verified, then as many of the
+    oldest verified: the order batch_select merges files and blobs by."""
+    never = rows.filter(verified_at__isnull=True).order_by(pk).values_list(pk, "size")
+    for key, size in never[:limit].iterator(chunk_size=5000):
+        yield (0, NEVER), kind, key, size
+    oldest = rows.filter(verified_at__isnull=False).order_by("verified_at", pk)
+    for key, size, at in oldest.values_list(pk, "size", "verified_at")[:limit].iterator(
+        chunk_size=5000
+    ):
+        yield (1, at), kind, key, size
+
+
+def _batch_begin(ctx: JobContext) -> tuple[list[int], list[str], datetime, FixityPlan | None]:
     """This job's batch: taken by its first attempt, read back by later ones."""
     params = ctx.parameters
     if "batch" in params:
         cutoff = parse_datetime(params["cutoff"])
         assert cutoff is not None
-        return list(params["batch"]), cutoff, None
+        return list(params["batch"]), list(params.get("blobs", [])), cutoff, None
     now = timezone.now()
     plan = fixity_plan(now=now)
-    ids = batch_select(plan)
+    ids, shas = batch_select(plan)
     with ctx.hold() as job:
-        job.parameters = {**job.parameters, "batch": ids, "cutoff": now.isoformat()}
+        taken = {"batch": ids, "blobs": shas, "cutoff": now.isoformat()}
+        job.parameters = {**job.parameters, **taken}
         Job.objects.filter(pk=job.pk).update(parameters=job.parameters)
     if plan.warning:
         ctx.log(f"warning: {plan.warning}")
-    return ids, now, plan
+    return ids, shas, now, plan
 
 
 @dataclass(frozen=True)
@@ -234,13 +265,23 @@ def _pending(ids: list[int], cutoff: datetime) -> Iterator[list[DataFile]]:
         yield list(rows.order_by("pk"))
 
 
+def _blobs_pending(shas: list[str], cutoff: datetime) -> Iterator[list[str]]:
+    """The batch's blobs not verified since ``cutoff``, a slice at a time."""
+    for start in range(0, len(shas), ROWS_PER_BATCH):
+        chunk = checked_blobs().filter(sha256__in=shas[start : start + ROWS_PER_BATCH])
+        chunk = chunk.filter(Q(verified_at__isnull=True) | Q(verified_at__lt=cutoff))
+        yield sorted(chunk.values_list("sha256", flat=True))
+
+
 def fixity_body(ctx: JobContext) -> dict[str, Any]:
-    """Verify one batch (see module doc); each file's outcome recorded as it comes."""
-    ids, cutoff, plan = _batch_begin(ctx)
-    ctx.progress(0, len(ids), f"verifying {len(ids)} files", force=True)
+    """Verify one batch (see module doc); each object's outcome recorded as it comes."""
+    ids, shas, cutoff, plan = _batch_begin(ctx)
+    total = len(ids) + len(shas)
+    ctx.progress(0, total, f"verifying {len(ids)} files and {len(shas)} blobs", force=True)
     done = len(ids) - sum(len(rows) for rows in _pending(ids, cutoff))
     if done:
         ctx.log(f"resuming: {done} files verified by an earlier attempt")
+    done += _blobs_verify(ctx, shas, cutoff, done=done, total=total)
     with ThreadPoolExecutor(settings.FIXITY_CONCURRENCY, thread_name_prefix="fixity") as pool:
         for rows in _pending(ids, cutoff):
             ctx.check()
@@ -248,9 +289,23 @@ def fixity_body(ctx: JobContext) -> dict[str, Any]:
             for datafile, outcome in zip(rows, pool.map(file_check, rows), strict=True):
                 outcome_record(datafile, outcome, found_by="fixity")
                 done += 1
-                ctx.progress(done, len(ids))  # written at most once a second
+                ctx.progress(done, total)  # written at most once a second
     datasets_verified_refresh(ids)
-    return _result(ids, cutoff, plan)
+    return _result(ids, shas, cutoff, plan)
+
+
+def _blobs_verify(
+    ctx: JobContext, shas: list[str], cutoff: datetime, *, done: int, total: int
+) -> int:
+    """The batch's blobs read back (backups/fixity_blobs.py); how many were taken."""
+    taken = 0
+    with ThreadPoolExecutor(settings.FIXITY_CONCURRENCY, thread_name_prefix="fixity") as pool:
+        for chunk in _blobs_pending(shas, cutoff):
+            ctx.check()
+            blob_outcomes_record(pool.map(blob_check, chunk))
+            taken += len(chunk)
+            ctx.progress(done + taken, total)
+    return taken
 
 
 def datasets_verified_refresh(ids: list[int]) -> None:
@@ -273,13 +328,18 @@ def datasets_verified_refresh(ids: list[int]) -> None:
         Dataset.objects.filter(pk=row["dataset_id"]).update(files_verified_at=oldest)
 
 
-def _result(ids: list[int], cutoff: datetime, plan: FixityPlan | None) -> dict[str, Any]:
+def _result(
+    ids: list[int], shas: list[str], cutoff: datetime, plan: FixityPlan | None
+) -> dict[str, Any]:
     verified = DataFile.objects.filter(pk__in=ids, verified_at__gte=cutoff)
+    blobs = checked_blobs().filter(sha256__in=shas, verified_at__gte=cutoff)
     failures = FixityFailure.objects.filter(found_by="fixity", found_at__gte=cutoff)
+    blob_bytes = blobs.aggregate(total=Sum("size"))["total"] or 0
     result: dict[str, Any] = {
-        "batch": len(ids),
-        "verified": verified.count(),
-        "bytes": verified.aggregate(total=Sum("size"))["total"] or 0,
+        "batch": len(ids) + len(shas),
+        "blobs": len(shas),
+        "verified": verified.count() + blobs.count(),
+        "bytes": (verified.aggregate(total=Sum("size"))["total"] or 0) + blob_bytes,
         "failures": failures.count(),
     }
     if plan is not None:

@@ -51,6 +51,8 @@ class CoverageSerializer(serializers.Serializer):
     objects = serializers.IntegerField()
     verified_within_cycle = serializers.IntegerField()
     never_verified = serializers.IntegerField()
+    blobs = serializers.IntegerField(help_text="Of the objects, blobs of the backup store.")
+    blobs_verified_within_cycle = serializers.IntegerField()
     percent = serializers.FloatField(help_text="Objects verified within the cycle, in percent.")
     plan = PlanSerializer()
 

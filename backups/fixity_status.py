@@ -23,6 +23,7 @@ from lakeweb.jobs.services import job_request
 from provenance.selectors import descendants
 
 from .fixity import FIXITY_KIND, checked_files, fixity_plan
+from .fixity_blobs import checked_blobs
 from .reconcile import RECONCILE_KIND
 
 FIXITY_PERMISSION = "catalog.view_fixityfailure"
@@ -52,16 +53,22 @@ def fixity_request(*, kind: str, user: User | None) -> Job:
 
 
 def fixity_coverage(*, now: datetime | None = None) -> dict[str, Any]:
-    """How much of the lake was verified within the cycle, and the plan of the next batch.
+    """How much of the lake (the layers' files and the backup store's blobs) was verified
+    within the cycle, and the plan of the next batch.
 
-    Costs five aggregate queries (three of them the plan's).
+    Costs twelve aggregate queries (six of them the plan's).
     """
     now = now or timezone.now()
-    files = checked_files()
     since = now - timedelta(days=settings.FIXITY_CYCLE_DAYS)
-    total = files.count()
-    within = files.filter(verified_at__gte=since).count()
-    never = files.filter(verified_at__isnull=True).count()
+    counts = {
+        name: (
+            rows.count(),
+            rows.filter(verified_at__gte=since).count(),
+            rows.filter(verified_at__isnull=True).count(),
+        )
+        for name, rows in (("files", checked_files()), ("blobs", checked_blobs()))
+    }
+    total, within, never = (sum(c[i] for c in counts.values()) for i in range(3))
     return {
         "cycle_days": settings.FIXITY_CYCLE_DAYS,
         "interval_minutes": settings.FIXITY_INTERVAL_MINUTES,
@@ -69,6 +76,8 @@ def fixity_coverage(*, now: datetime | None = None) -> dict[str, Any]:
         "objects": total,
         "verified_within_cycle": within,
         "never_verified": never,
+        "blobs": counts["blobs"][0],
+        "blobs_verified_within_cycle": counts["blobs"][1],
         "percent": round(100 * within / total, 1) if total else 100.0,
         "plan": asdict(fixity_plan(now=now)),
     }

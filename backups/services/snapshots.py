@@ -83,3 +83,19 @@ def snapshots_restorable() -> list[str]:
     suffix = "/" + MANIFEST
     keys = backup_store().list_keys(ROOT)
     return sorted(snapshot_name(key.removesuffix(MANIFEST)) for key in keys if key.endswith(suffix))
+
+
+def snapshots_naming(sha256s: set[str]) -> dict[str, list[str]]:
+    """For each SHA-256, the complete snapshots whose manifest names its blob, oldest first.
+
+    Reads every complete snapshot's manifest: for the rare case of a damaged blob.
+    """
+    found: dict[str, list[str]] = {}
+    store = backup_store()
+    for name in snapshots_restorable():
+        with store.open(f"{ROOT}{name}/{MANIFEST}") as stream:
+            manifest = json.load(stream)
+        named = {f["sha256"] for d in manifest["datasets"] for f in d["files"]} & sha256s
+        for sha in named:
+            found.setdefault(sha, []).append(name)
+    return found
