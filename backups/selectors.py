@@ -42,3 +42,8 @@ def restore_jobs_recent(*, limit: int = 20) -> QuerySet[Job]:
 def drill_last() -> Drill | None:
     """The newest restore drill with its job (one query), or None."""
     return Drill.objects.select_related("job__requested_by").order_by("-job__created_at").first()
+
+
+def restore_job_get(*, pk: UUID | str) -> Job | None:
+    """One restore job, or None."""
+    return Job.objects.select_related("requested_by").filter(pk=pk, kind="restore").first()

@@ -65,6 +65,8 @@ urlpatterns = [
     ),
     path("backups/", backups_api.BackupList.as_view(), name="backup_list"),
     path("backups/<uuid:pk>/", backups_api.BackupDetail.as_view(), name="backup_detail"),
+    path("backups/restores/", backups_api.RestoreStart.as_view(), name="restore_start"),
+    path("backups/restores/<uuid:pk>/", backups_api.RestoreDetail.as_view(), name="restore_detail"),
     # fixity
     path("fixity/", fixity_api.FixityOverview.as_view(), name="fixity"),
     # Anything else, malformed ids included: a JSON 404 rather than the HTML page.

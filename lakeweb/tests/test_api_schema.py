@@ -35,8 +35,9 @@ def operations(schema: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
 def test_every_operation_documents_its_errors_with_the_error_body(schema) -> None:
     found = operations(schema)
     # + the exports (PROV-JSON, RO-Crate, BagIt), + fixity (GET and POST /api/fixity/),
-    # + a cold dataset's restore request, + the 5 of pipelines
-    assert len(found) == 14 + 3 + 2 + 1 + 5
+    # + a cold dataset's restore request, + the 5 of pipelines, + a restore from a snapshot
+    # (request and follow)
+    assert len(found) == 14 + 3 + 2 + 1 + 5 + 2
 
     for method, path, operation in found:
         statuses = {int(status) for status in operation["responses"]}
@@ -66,6 +67,8 @@ def test_only_deleting_promoting_restoring_cold_downloads_and_run_actions_docume
         ("delete", "/api/datasets/{id}/"),
         ("post", "/api/datasets/{id}/promote/"),
         ("post", "/api/datasets/{id}/restore/"),
+        # a dataset that still exists, or a restore of that snapshot already under way
+        ("post", "/api/backups/restores/"),
         # a file of a dataset in the archive's cold storage, not restored
         ("get", "/api/datasets/{id}/files/{file_id}/download/"),
         # A run not ended cannot be run again; an ended one cannot be cancelled.
