@@ -9,10 +9,12 @@ the blob's key on the S3 server (moto, in its own process).
 from __future__ import annotations
 
 import hashlib
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from backups.fixity import FIXITY_KIND
 from backups.fixity_status import fixity_coverage, fixity_request
@@ -146,3 +148,27 @@ def test_after_a_cycle_of_batches_every_file_and_blob_was_verified_once(settings
     coverage = fixity_coverage()
     assert coverage["objects"] == 24 and coverage["blobs"] == 12
     assert coverage["percent"] == 100.0 and coverage["blobs_verified_within_cycle"] == 12
+
+
+def test_a_batch_taken_up_again_verifies_only_the_blobs_its_lost_attempt_had_not(
+    member,
+) -> None:
+    upload_dataset(member, files={f"f/{i:03d}.dat": f"file {i}".encode() for i in range(6)})
+    snapshot()
+    shas = sorted(Blob.objects.values_list("sha256", flat=True))
+    job = fixity_request(kind=FIXITY_KIND, user=None)
+    cutoff = timezone.now()
+    # As a first attempt leaves it when its worker is killed: the batch taken, half verified.
+    job.parameters = {"batch": [], "blobs": shas, "cutoff": cutoff.isoformat()}
+    job.save(update_fields=["parameters"])
+    Blob.objects.filter(sha256__in=shas[:3]).update(verified_at=cutoff + timedelta(seconds=1))
+    before = dict(Blob.objects.filter(sha256__in=shas[:3]).values_list("sha256", "verified_at"))
+
+    job_run(job_id=job.pk)
+    job.refresh_from_db()
+
+    assert job.status == JobStatus.SUCCEEDED, job.log + job.error
+    assert job.result["blobs"] == 6 == job.result["verified"]
+    after = dict(Blob.objects.filter(sha256__in=shas[:3]).values_list("sha256", "verified_at"))
+    assert after == before  # not read again
+    assert not Blob.objects.filter(verified_at__isnull=True).exists()
