@@ -71,6 +71,9 @@ def test_only_deleting_promoting_restoring_cold_downloads_and_run_actions_docume
         ("post", "/api/backups/restores/"),
         # a file of a dataset in the archive's cold storage, not restored
         ("get", "/api/datasets/{id}/files/{file_id}/download/"),
+        # the exports of a cold dataset, refused before their first byte
+        ("get", "/api/datasets/{id}/ro-crate/"),
+        ("get", "/api/datasets/{id}/bag/"),
         # A run not ended cannot be run again; an ended one cannot be cancelled.
         ("post", "/api/pipelines/runs/{id}/again/"),
         ("post", "/api/pipelines/runs/{id}/cancel/"),
