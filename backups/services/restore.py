@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 
@@ -22,7 +24,7 @@ from lakeweb.errors import ActionRefused, BadInput, ChecksumMismatch, Permission
 from lakeweb.jobs.models import Job
 from lakeweb.jobs.runner import JobContext
 from lakeweb.jobs.services import job_request
-from lakeweb.storage import LayerStore, StorageError, layer_store
+from lakeweb.storage import LayerStore, StorageError, StoredObject, layer_store
 from lakeweb.storage.backupstore import backup_store
 from lakeweb.storage.copy import copy_verified_object
 
@@ -205,29 +207,50 @@ def _bytes_restore(
     target: LayerStore | None = None,
     prefix: str | None = None,
 ) -> None:
-    """Copy each blob to its key in the dataset's layer, verified; on a mismatch, take
-    back what was copied (on raw's Object Lock, only hidden) and name the file.
+    """Copy each blob to its key in the dataset's layer, verified, BACKUP_CONCURRENCY at a
+    time (as snapshots copy); on a mismatch, take back what was copied (on raw's Object
+    Lock, only hidden) once no copy is in flight, and name the file.
 
     A drill restores into ``target`` instead (its scratch folder), each file at
     ``prefix`` + its path, and a mismatch takes back ``prefix``.
     """
     store = backup_store()
     layer = target if target is not None else layer_store(row["layer"])
-    for n, entry in enumerate(files):
-        progress(n)
-        try:
-            stored = copy_verified_object(
-                source=store,
-                key=blob_key(entry["sha256"]),
-                target=layer,
-                target_key=entry["storage_key"] if prefix is None else prefix + entry["path"],
-                sha256=entry["sha256"],
-                size=entry["size"],
-            )
-        except ChecksumMismatch:
+    pool = ThreadPoolExecutor(settings.BACKUP_CONCURRENCY, thread_name_prefix="restore")
+
+    def copy(entry: dict[str, Any]) -> StoredObject:
+        key = entry["storage_key"] if prefix is None else prefix + entry["path"]
+        return _blob_restore(store, layer, entry, key)
+
+    try:
+        # Storage only in the threads; progress (a row) is written here, in the job's thread.
+        copies = pool.map(copy, files)
+        for n, (entry, stored) in enumerate(zip(files, copies, strict=True), start=1):
+            # The version this restore wrote is the one the catalog reads from now on.
+            entry["version_id"] = stored.version_id
+            progress(n)
+    except BaseException as exc:
+        pool.shutdown(wait=True, cancel_futures=True)
+        if isinstance(exc, ChecksumMismatch):
             layer.delete_prefix(row["storage_prefix"] if prefix is None else prefix)
-            raise ChecksumMismatch(
-                f"{entry['path']}: the backup's bytes do not match its SHA-256 {entry['sha256']}"
-            ) from None
-        # The version this restore wrote is the one the catalog reads from now on.
-        entry["version_id"] = stored.version_id
+        raise
+    finally:
+        pool.shutdown(wait=True)
+
+
+def _blob_restore(
+    store: LayerStore, layer: LayerStore, entry: dict[str, Any], target_key: str
+) -> StoredObject:
+    try:
+        return copy_verified_object(
+            source=store,
+            key=blob_key(entry["sha256"]),
+            target=layer,
+            target_key=target_key,
+            sha256=entry["sha256"],
+            size=entry["size"],
+        )
+    except ChecksumMismatch:
+        raise ChecksumMismatch(
+            f"{entry['path']}: the backup's bytes do not match its SHA-256 {entry['sha256']}"
+        ) from None
