@@ -78,6 +78,11 @@ class Blob(models.Model):
     ``last_used_at`` is set before a snapshot checks or copies the blob, so
     garbage collection, which removes only blobs unused for the grace window,
     never removes one a running snapshot relies on.
+
+    ``stored_at`` is set once a snapshot copied the blob or found it in the
+    store: later snapshots take the row's word and do not ask the store. A
+    row without it (a snapshot died between its copy and this mark, or
+    garbage collection is removing the blob) sends the next snapshot to ask.
     """
 
     sha256 = models.CharField(max_length=64, primary_key=True)
@@ -86,6 +91,7 @@ class Blob(models.Model):
     last_used_at = models.DateTimeField(db_index=True)
     # When fixity last read the blob back and found its SHA-256 (backups/fixity.py).
     verified_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    stored_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return self.sha256

@@ -27,6 +27,11 @@ from .cold import BlobUnreadable, blob_source, cold_sources_find
 # Distinct blobs checked (and copied) per round: rows touched in one query,
 # copies run BACKUP_CONCURRENCY at a time.
 BATCH = 200
+# A catalog that vouches for no blob lists the store's blobs once instead of
+# asking for each (a new store answers in one request); past this many keys
+# it asks for each after all, so the listing's memory stays bounded.
+LIST_AT_MOST = 100_000
+BLOBS = "blobs/sha256/"
 
 
 def blob_key(sha256: str) -> str:
@@ -45,15 +50,23 @@ class BlobTally:
 
 
 def blobs_store(
-    entries: Iterable[dict[str, Any]],
+    entries: Callable[[], Iterable[dict[str, Any]]],
     store: LayerStore,
     *,
     progress: Callable[[int], None],
 ) -> BlobTally:
-    """Make sure the store holds a blob for every file entry; count new and reused bytes."""
+    """Make sure the store holds a blob for every file entry; count new and reused bytes.
+
+    ``entries`` gives the entries afresh each time it is called: every blob is
+    marked used first (so garbage collection leaves them all alone, see
+    :class:`~backups.models.Blob`), then each batch asks the Blob table which
+    the store holds, and the store only about the others.
+    """
+    _blobs_touch_all(entries())
+    listed = _blobs_listed(store) if not Blob.objects.exclude(stored_at=None).exists() else None
     tally, seen, batch = BlobTally(), set[str](), []
     with ThreadPoolExecutor(settings.BACKUP_CONCURRENCY, thread_name_prefix="blobs") as pool:
-        for entry in entries:
+        for entry in entries():
             tally.files += 1
             if entry["sha256"] in seen:
                 tally.bytes_reused += entry["size"]  # the same bytes twice in one snapshot
@@ -61,34 +74,82 @@ def blobs_store(
             seen.add(entry["sha256"])
             batch.append(entry)
             if len(batch) >= BATCH:
-                _store_batch(batch, store, tally, pool)
+                _store_batch(batch, store, tally, pool, listed)
                 batch = []
                 progress(tally.files)
-        _store_batch(batch, store, tally, pool)
+        _store_batch(batch, store, tally, pool, listed)
     progress(tally.files)
     return tally
 
 
+def _blobs_touch_all(entries: Iterable[dict[str, Any]]) -> None:
+    """Mark every distinct blob of the entries used, a batch at a time."""
+    seen: set[str] = set()
+    batch: dict[str, int] = {}
+    for entry in entries:
+        if entry["sha256"] not in seen:
+            seen.add(entry["sha256"])
+            batch[entry["sha256"]] = entry["size"]
+        if len(batch) >= BATCH:
+            blobs_touch(batch)
+            batch = {}
+    blobs_touch(batch)
+
+
+def _blobs_listed(store: LayerStore) -> set[str] | None:
+    """The SHA-256 of every blob in the store, or None when there are too many to hold.
+
+    Taken after every blob of the snapshot was marked used, so none of those
+    can be collected after it was listed.
+    """
+    found = set()
+    for key in store.list_keys(BLOBS):
+        if len(found) >= LIST_AT_MOST:
+            return None
+        found.add(key.rsplit("/", 1)[-1])
+    return found
+
+
 def _store_batch(
-    batch: list[dict[str, Any]], store: LayerStore, tally: BlobTally, pool: ThreadPoolExecutor
+    batch: list[dict[str, Any]],
+    store: LayerStore,
+    tally: BlobTally,
+    pool: ThreadPoolExecutor,
+    listed: set[str] | None,
 ) -> None:
     if not batch:
         return
-    blobs_touch({entry["sha256"]: entry["size"] for entry in batch})
+    shas = [entry["sha256"] for entry in batch]
+    held = set(
+        Blob.objects.filter(sha256__in=shas)
+        .exclude(stored_at=None)
+        .values_list("sha256", flat=True)
+    )
+    if listed is not None:
+        held |= listed.intersection(shas)
     cold_sources_find(batch)
-    # Storage only in the threads: every row is written here, in the job's thread.
-    for entry, copied in zip(batch, pool.map(lambda e: _blob_try(e, store), batch), strict=True):
+    # Storage only in the threads; every row is written here, in the job's thread.
+    # Where the store was listed, a blob it did not hold is copied without asking again.
+    check = listed is None
+    put = pool.map(lambda e: e["sha256"] not in held and _blob_try(e, store, check=check), batch)
+    unread: set[str] = set()
+    for entry, copied in zip(batch, put, strict=True):
         if isinstance(copied, BlobUnreadable):
             tally.errors.append(str(copied))
+            unread.add(entry["sha256"])
         elif copied:
             tally.bytes_new += entry["size"]
             tally.blobs_new += 1
         else:
             tally.bytes_reused += entry["size"]
+    stored = [sha for sha in shas if sha not in unread]
+    Blob.objects.filter(sha256__in=stored, stored_at=None).update(stored_at=timezone.now())
 
 
 def blobs_touch(sizes: dict[str, int]) -> None:
     """Mark blobs used now, before they are checked or copied (see Blob's docstring)."""
+    if not sizes:
+        return
     now = timezone.now()
     Blob.objects.filter(sha256__in=list(sizes)).update(last_used_at=now)
     Blob.objects.bulk_create(
@@ -97,17 +158,18 @@ def blobs_touch(sizes: dict[str, int]) -> None:
     )
 
 
-def _blob_try(entry: dict[str, Any], store: LayerStore) -> bool | BlobUnreadable:
+def _blob_try(entry: dict[str, Any], store: LayerStore, *, check: bool) -> bool | BlobUnreadable:
     try:
-        return _blob_put(entry, store)
+        return _blob_put(entry, store, check=check)
     except BlobUnreadable as exc:
         return exc
 
 
-def _blob_put(entry: dict[str, Any], store: LayerStore) -> bool:
-    """Copy the file's bytes to its blob unless the store holds them; True if copied."""
+def _blob_put(entry: dict[str, Any], store: LayerStore, *, check: bool) -> bool:
+    """Copy the file's bytes to its blob unless (``check``) the store holds them; True if
+    copied."""
     key = blob_key(entry["sha256"])
-    if store.exists(key):
+    if check and store.exists(key):
         return False
     source = blob_source(entry)  # a readable copy of a cold file's bytes
     copy_verified(

@@ -151,6 +151,14 @@ def _blob_remove(store: LayerStore, key: str, sha: str, before: datetime.datetim
             return False
         if row.last_used_at > before:
             return False
+        # Committed before the delete: should this pass die after the delete and
+        # before its row goes, the row left sends snapshots to ask the store,
+        # never vouches for a blob that is gone.
+        Blob.objects.filter(pk=sha).update(stored_at=None)
+    with transaction.atomic():
+        row = Blob.objects.select_for_update().filter(sha256=sha).first()
+        if row is None or row.last_used_at > before:
+            return False  # a snapshot marked it used in between
         store.delete(key)
         row.delete()
     return True

@@ -77,7 +77,7 @@ def snapshot_body(ctx: JobContext) -> dict[str, Any]:
     try:
         ctx.progress(0, cut.file_count, f"copying the blobs of {cut.file_count} files", force=True)
         tally = blobs_store(
-            cut.file_entries(), store, progress=lambda done: ctx.progress(done, cut.file_count)
+            cut.file_entries, store, progress=lambda done: ctx.progress(done, cut.file_count)
         )
         catalog = store.save(backup.prefix + CATALOG, _rewound(cut.catalog))
         _write_checksums(store, backup.prefix + CHECKSUMS, cut)

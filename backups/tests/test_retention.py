@@ -164,3 +164,26 @@ def test_the_retention_job_runs_once_at_a_time_from_its_schedule(member) -> None
         "blobs_removed": 0,
         "rows_forgotten": 0,
     }
+
+
+def test_a_gc_pass_that_dies_after_removing_a_blob_leaves_a_row_that_does_not_vouch_for_it(
+    member, monkeypatch
+) -> None:
+    upload_dataset(member, files={"a.txt": b"bytes"})
+    backup = snapshot(BackupKind.MANUAL)
+    backup_store().delete(backup.prefix + "manifest.json")  # no snapshot names its blob now
+    age_blobs(30)
+
+    def dies(self, *args, **kwargs):
+        raise RuntimeError("the worker died here")
+
+    monkeypatch.setattr(Blob, "delete", dies)  # the blob went; its row stays
+    with pytest.raises(RuntimeError):
+        blobs_collect()
+    monkeypatch.undo()
+
+    assert list(backup_store().list_keys("blobs/")) == []
+    assert Blob.objects.get().stored_at is None
+    again = snapshot(BackupKind.MANUAL)  # asks the store, finds nothing, copies again
+    assert again.bytes_copied == len(b"bytes")
+    assert len(list(backup_store().list_keys("blobs/"))) == 1

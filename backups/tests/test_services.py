@@ -82,6 +82,66 @@ def test_a_second_snapshot_with_nothing_changed_copies_no_bytes(member) -> None:
     assert set(backup_store().list_keys("blobs/")) == stored
 
 
+@pytest.fixture
+def store_asked(monkeypatch) -> list[str]:
+    """The blob keys a snapshot asks the backup store about (a spy: the store still answers)."""
+    asked: list[str] = []
+    store = backup_store()
+    exists = store.exists
+    monkeypatch.setattr(store, "exists", lambda key: asked.append(key) or exists(key))
+    return asked
+
+
+def test_a_snapshot_asks_the_store_about_no_blob_the_catalog_knows_it_holds(
+    member, store_asked
+) -> None:
+    upload_dataset(member)
+    first = snapshot()
+    assert first.bytes_copied == sum(len(d) for d in FILES.values())
+    # A new store is listed once: no blob was asked about one by one.
+    assert not [key for key in store_asked if key.startswith("blobs/")]
+    assert not Blob.objects.filter(stored_at=None).exists()
+
+    second = snapshot()
+
+    assert second.status == JobStatus.SUCCEEDED and second.bytes_copied == 0
+    assert not [key for key in store_asked if key.startswith("blobs/")]
+
+
+def test_blobs_the_catalog_cannot_vouch_for_are_asked_about_not_copied_again(
+    member, store_asked
+) -> None:
+    upload_dataset(member)
+    snapshot()
+    # As after a worker died between its copies and marking them stored; one blob
+    # is still vouched for (a catalog that vouches for none lists the store instead).
+    kept = Blob.objects.order_by("sha256").first()
+    Blob.objects.exclude(pk=kept.pk).update(stored_at=None)
+    unsure = set(backup_store().list_keys("blobs/")) - {blob_key(kept.sha256)}
+
+    again = snapshot()
+
+    assert again.status == JobStatus.SUCCEEDED and again.bytes_copied == 0
+    assert {key for key in store_asked if key.startswith("blobs/")} == unsure
+    assert not Blob.objects.filter(stored_at=None).exists()
+
+
+def test_a_blob_missing_from_the_store_is_copied_again_when_the_catalog_cannot_vouch(
+    member,
+) -> None:
+    """As when garbage collection died after removing a blob, before its row went."""
+    upload_dataset(member)
+    snapshot()
+    lost = sorted(backup_store().list_keys("blobs/"))[0]
+    backup_store().delete(lost)
+    Blob.objects.filter(sha256=lost.rsplit("/", 1)[-1]).update(stored_at=None)
+
+    again = snapshot()
+
+    assert again.status == JobStatus.SUCCEEDED and again.bytes_copied > 0
+    assert backup_store().exists(lost)
+
+
 def test_the_catalog_holds_no_password_hash_token_or_session(member, curator) -> None:
     from lakeweb.tokens.services import api_token_create
 
