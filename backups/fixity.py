@@ -56,6 +56,9 @@ FILE, BLOB = "file", "blob"
 NEVER = datetime.min.replace(tzinfo=UTC)  # the order of an object never verified
 # Files read in flight at once, and how many rows are loaded at a time.
 ROWS_PER_BATCH = 500
+# Intact files recorded together: two queries per this many, not per file. A
+# lost worker costs at most this many reads again (fixity_body's resume).
+RECORD_EVERY = 25
 
 
 @dataclass(frozen=True)
@@ -211,31 +214,37 @@ def file_check(datafile: DataFile) -> Outcome:
     """
     store = layer_store(datafile.dataset.layer)
     try:
-        size, digest = store.sha256(datafile.storage_key, version_id=datafile.version_id)
+        size, digest, current = store.sealed_sha256(
+            datafile.storage_key, version_id=datafile.version_id
+        )
     except ObjectMissing:
         return Outcome(datafile.pk, FixityKind.MISSING)
     if (size, digest) != (datafile.size, datafile.sha256):
         return Outcome(datafile.pk, FixityKind.MISMATCH, found_sha256=digest)
-    if datafile.version_id:
-        current = store.current_version(datafile.storage_key)
-        if current != datafile.version_id:
-            return Outcome(datafile.pk, None, overwritten_by=current)
+    if datafile.version_id and current != datafile.version_id:
+        return Outcome(datafile.pk, None, overwritten_by=current)
     return Outcome(datafile.pk, None)
 
 
 def outcome_record(datafile: DataFile, outcome: Outcome, *, found_by: str) -> bool:
     """Record one file's outcome; True if its sealed bytes are intact."""
     if outcome.kind is None:
-        DataFile.objects.filter(pk=datafile.pk).update(verified_at=timezone.now())
-        # Bytes restored (or a stray version removed) since: the failure is over.
-        FixityFailure.objects.filter(
-            datafile=datafile, kind__in=[FixityKind.MISMATCH, FixityKind.MISSING]
-        ).filter(resolved_at__isnull=True).update(resolved_at=timezone.now())
+        intact_record([datafile.pk])
         if outcome.overwritten_by is not None:
             _record(datafile, FixityKind.OVERWRITTEN, found_by, outcome)
         return True
     _record(datafile, outcome.kind, found_by, outcome)
     return False
+
+
+def intact_record(pks: list[int]) -> None:
+    """Files read back intact: verified now, and any failure of theirs is over (bytes
+    restored, or a stray version removed since). Two queries, however many files."""
+    now = timezone.now()
+    DataFile.objects.filter(pk__in=pks).update(verified_at=now)
+    FixityFailure.objects.filter(
+        datafile_id__in=pks, kind__in=[FixityKind.MISMATCH, FixityKind.MISSING]
+    ).filter(resolved_at__isnull=True).update(resolved_at=now)
 
 
 def _record(datafile: DataFile, kind: str, found_by: str, outcome: Outcome) -> None:
@@ -285,11 +294,19 @@ def fixity_body(ctx: JobContext) -> dict[str, Any]:
     with ThreadPoolExecutor(settings.FIXITY_CONCURRENCY, thread_name_prefix="fixity") as pool:
         for rows in _pending(ids, cutoff):
             ctx.check()
+            intact: list[int] = []
             # Reads run in threads; rows are written here, on the job's connection.
             for datafile, outcome in zip(rows, pool.map(file_check, rows), strict=True):
-                outcome_record(datafile, outcome, found_by="fixity")
+                if outcome.kind is None and outcome.overwritten_by is None:
+                    intact.append(datafile.pk)  # the common case, recorded a few at a time
+                else:
+                    outcome_record(datafile, outcome, found_by="fixity")
                 done += 1
+                if len(intact) >= RECORD_EVERY:
+                    intact_record(intact)
+                    intact = []
                 ctx.progress(done, total)  # written at most once a second
+            intact_record(intact)
     datasets_verified_refresh(ids)
     return _result(ids, shas, cutoff, plan)
 

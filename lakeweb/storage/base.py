@@ -304,6 +304,21 @@ class LayerStore(ABC):
         with self.open(key, version_id=version_id) as stream:
             return stream_sha256(stream)
 
+    def sealed_sha256(self, key: str, *, version_id: str | None) -> tuple[int, str, str | None]:
+        """Size and SHA-256 of the sealed version read back, and the version a plain read of
+        ``key`` gets now (None where the store keeps none, or no version was sealed).
+
+        ObjectMissing: the sealed version is not there. A current version that
+        cannot be read is a StorageError of another kind.
+        """
+        size, digest = self.sha256(key, version_id=version_id)
+        if not version_id:
+            return size, digest, None
+        try:
+            return size, digest, self.current_version(key)
+        except ObjectMissing as exc:
+            raise StorageError(f"{key}: no current version to compare with: {exc}") from exc
+
     def delete_prefix(self, prefix: str) -> int:
         keys = list(self.list_keys(prefix))
         for key in keys:
