@@ -219,3 +219,22 @@ def test_bytes_put_over_an_unversioned_s3_key_are_a_mismatch(s3_lake, users, mem
     run_batch()
     failure = FixityFailure.objects.get()
     assert failure.kind == "mismatch" and failure.dataset_id == processed.pk
+
+
+def test_an_intact_raw_file_on_s3_is_verified_with_one_get_and_no_head(
+    s3_lake, users, member
+) -> None:
+    dataset = upload_dataset(member)
+    store = layer_store("raw")
+    calls: list[str] = []
+    for name in ("GetObject", "HeadObject"):
+        store.client.meta.events.register(
+            f"before-call.s3.{name}", lambda model, **_: calls.append(model.name)
+        )
+
+    job = run_batch()
+
+    assert job.status == JobStatus.SUCCEEDED and job.result["verified"] == dataset.file_count
+    assert calls == ["GetObject"] * dataset.file_count
+    assert not FixityFailure.objects.exists()
+    assert all(f.version_id for f in dataset.files.all())  # raw keeps versions on S3
