@@ -102,7 +102,7 @@ def _blobs_listed(store: LayerStore) -> set[str] | None:
     Taken after every blob of the snapshot was marked used, so none of those
     can be collected after it was listed.
     """
-    found = set()
+    found: set[str] = set()
     for key in store.list_keys(BLOBS):
         if len(found) >= LIST_AT_MOST:
             return None
