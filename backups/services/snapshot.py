@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import tempfile
 import time
 from collections.abc import Iterator
@@ -79,7 +80,7 @@ def snapshot_body(ctx: JobContext) -> dict[str, Any]:
         tally = blobs_store(
             cut.file_entries, store, progress=lambda done: ctx.progress(done, cut.file_count)
         )
-        catalog = store.save(backup.prefix + CATALOG, _rewound(cut.catalog))
+        catalog = _spool_save(store, backup.prefix + CATALOG, cut.catalog, "application/json")
         _write_checksums(store, backup.prefix + CHECKSUMS, cut)
         _write_manifest(store, backup, cut, tally, catalog, time.monotonic() - started)
     finally:
@@ -87,16 +88,21 @@ def snapshot_body(ctx: JobContext) -> dict[str, Any]:
     return _finish_once(ctx, backup, (cut, tally))
 
 
-def _rewound(stream: IO[bytes]) -> IO[bytes]:
-    stream.seek(0)
-    return stream
+def _spool_save(store: LayerStore, key: str, spool: IO[bytes], content_type: str) -> StoredObject:
+    """A spooled file in one PUT while it is small enough to be held (the usual case),
+    else streamed."""
+    size = spool.seek(0, os.SEEK_END)
+    spool.seek(0)
+    if size <= SPOOL_BYTES:
+        return store.put_bytes(key, spool.read(), content_type=content_type)
+    return store.save(key, spool, content_type=content_type)
 
 
 def _write_checksums(store: LayerStore, key: str, cut: Cut) -> None:
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
         for entry in cut.file_entries():
             spool.write(checksum_line(entry["sha256"], f"{entry['layer']}/{entry['storage_key']}"))
-        store.save(key, _rewound(spool), content_type="text/plain")
+        _spool_save(store, key, spool, "text/plain")
 
 
 def checksum_line(sha256: str, path: str) -> bytes:
@@ -137,7 +143,7 @@ def _write_manifest(
             spool.write((b", " if n else b"") + json.dumps(dataset).encode())
         write_date = json.dumps(timezone.now().isoformat())
         spool.write(b'], "write_date": ' + write_date.encode() + b"}\n")
-        store.save(backup.prefix + MANIFEST, _rewound(spool), content_type="application/json")
+        _spool_save(store, backup.prefix + MANIFEST, spool, "application/json")
 
 
 def _manifest_datasets(cut: Cut) -> Iterator[dict[str, Any]]:
