@@ -80,7 +80,11 @@ def moto_server() -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # a loaded machine, gigabytes held: it may linger
+            process.kill()
+            process.wait()
 
 
 def wait_port(port: int, seconds: float = 60) -> None:
