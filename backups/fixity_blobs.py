@@ -67,6 +67,11 @@ def blob_outcomes_record(outcomes: Iterable[BlobOutcome]) -> int:
     bad = [o for o in outcomes if o.kind is not None]
     naming = snapshots_naming({o.sha256 for o in bad}) if bad else {}
     now, failed = timezone.now(), 0
+    # A blob found gone is no longer vouched for: the next snapshot that needs it
+    # asks the store and copies it again (services/blobs.py trusts stored_at).
+    gone = [o.sha256 for o in bad if o.kind == FixityKind.MISSING]
+    if gone:
+        Blob.objects.filter(sha256__in=gone).update(stored_at=None)
     for outcome in outcomes:
         names = naming.get(outcome.sha256, [])
         if outcome.kind is None or (outcome.kind == FixityKind.MISSING and not names):

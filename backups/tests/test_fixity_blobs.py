@@ -172,3 +172,19 @@ def test_a_batch_taken_up_again_verifies_only_the_blobs_its_lost_attempt_had_not
     after = dict(Blob.objects.filter(sha256__in=shas[:3]).values_list("sha256", "verified_at"))
     assert after == before  # not read again
     assert not Blob.objects.filter(verified_at__isnull=True).exists()
+
+
+def test_a_blob_fixity_finds_gone_is_copied_again_by_the_next_snapshot(member) -> None:
+    upload_dataset(member)
+    snapshot()
+    backup_store().delete(blob_key(SHA))
+    run_batch()
+    assert Blob.objects.get(sha256=SHA).stored_at is None  # no longer vouched for
+
+    again = snapshot()
+
+    assert again.bytes_copied == len(FILES[PATH])  # the one gone blob, and no other
+    assert backup_store().sha256(blob_key(SHA))[1] == SHA
+    Blob.objects.update(verified_at=None)
+    run_batch()
+    assert FixityFailure.objects.get().resolved_at is not None
