@@ -13,8 +13,9 @@ runner, in a child process of its own, whose peak RSS is read) and measures:
   snapshot time);
 - a second snapshot with nothing changed: its time as a share of the full
   one (target <= 5 %) and the bytes it copied (target 0);
-- a fixity batch over the 2 GiB / bench/fixity.py's ``sha256sum`` (fs) or a
-  boto3 get-and-hash loop with FIXITY_CONCURRENCY (S3). Target >= 0.8;
+- a fixity batch over the 2 GiB and its blobs in the backup store /
+  bench/fixity.py's ``sha256sum`` (fs) or a boto3 get-and-hash loop with
+  FIXITY_CONCURRENCY (S3) over the same objects. Target >= 0.8;
 - a snapshot after promoting the dataset (same bytes, new keys): payload
   bytes copied (target 0);
 - a whole-lake restore of that snapshot into an empty instance (a fresh
@@ -186,17 +187,18 @@ def s3_copies(pairs: list[tuple[str, str, str, str]], moto_url: str, concurrency
     return pooled(one, pairs, concurrency)
 
 
-def s3_get_and_hash(bucket: str, keys: list[str], moto_url: str, concurrency: int) -> float:
-    """GetObject of each key, its body hashed with SHA-256 as it streams in."""
+def s3_get_and_hash(objects: list[tuple[str, str]], moto_url: str, concurrency: int) -> float:
+    """GetObject of each (bucket, key), its body hashed with SHA-256 as it streams in."""
     client = s3_client(moto_url, concurrency)
 
-    def one(key: str) -> None:
+    def one(item: tuple[str, str]) -> None:
+        bucket, key = item
         body = client.get_object(Bucket=bucket, Key=key)["Body"]
         digest = hashlib.sha256()
         while chunk := body.read(8 * MIB):
             digest.update(chunk)
 
-    return pooled(one, keys, concurrency)
+    return pooled(one, objects, concurrency)
 
 
 # --- one store ------------------------------------------------------------------------
@@ -217,11 +219,13 @@ class Lake:
         files = [(f"{b}/{t}", self.path(a, k)) for a, k, b, t in pairs]
         return copy_baseline(files, self.work / "copies", fsync=True, concurrency=concurrency)
 
-    def hash_loop(self, keys: list[str], concurrency: int) -> float:
-        """Read and hash each raw object: sha256sum (fs, warmed once), or boto3 (S3)."""
+    def hash_loop(self, objects: list[tuple[str, str]], concurrency: int) -> float:
+        """Read and hash each (store, key): sha256sum (fs, warmed once), or boto3 (S3)."""
         if self.kind == "s3":
-            return s3_get_and_hash(self.buckets()["raw"], keys, self.moto_url, concurrency)
-        files = [self.path("raw", key) for key in keys]
+            buckets = self.buckets()
+            named = [(buckets[store], key) for store, key in objects]
+            return s3_get_and_hash(named, self.moto_url, concurrency)
+        files = [self.path(store, key) for store, key in objects]
         sha256sum(files)  # the page cache warm, as fixity finds it after the snapshots
         return sha256sum(files)
 
@@ -284,7 +288,11 @@ def measure(kind: str, sizes: list[int], lake: Lake) -> list[str]:
     full = snapshot()
     full_loop = lake.copy_loop([("raw", k, "backups", f"baseline/{k}") for k in keys], copies)
     again = snapshot()
-    fixity_loop = lake.hash_loop(keys, reads)
+    # The batch reads what is due: the raw files and, since the full snapshot, their blobs.
+    blobs = {blob_key(sha) for sha in dataset.files.values_list("sha256", flat=True)}
+    fixity_loop = lake.hash_loop(
+        [("raw", k) for k in keys] + [("backups", b) for b in blobs], reads
+    )
     fixity = in_child("--job", str(fixity_job().pk))
     promote(dataset, owner)
     after = snapshot()
@@ -327,7 +335,8 @@ def report(kind: str, sizes: list[int], m: dict[str, Any]) -> list[str]:
         f"{100 * again['seconds'] / full['seconds']:.1f} % of the full one (target <= 5 %), "
         f"{again['result']['bytes_new']} bytes copied (target 0)",
         f"[{kind}] fixity of the dataset {fixity['seconds']:.2f} s "
-        f"({fixity['result']['verified']} files verified); {hash_loop} {fixity_loop:.2f} s "
+        f"({fixity['result']['verified']} objects verified: the files and their blobs); "
+        f"{hash_loop} of the same objects {fixity_loop:.2f} s "
         f"-> ratio {fixity_loop / fixity['seconds']:.2f} (target >= 0.8)",
         f"[{kind}] snapshot after promoting the dataset: {after['seconds']:.2f} s, "
         f"{after['result']['bytes_new']} payload bytes copied (target 0), "

@@ -48,13 +48,15 @@ def sha256sum(files: list[Path]) -> float:
 
 
 def fixity_job() -> Any:
-    """A requested fixity batch with every file due again (with ONE_BATCH in the
-    environment, the batch takes them all)."""
+    """A requested fixity batch with every file and backup blob due again (with
+    ONE_BATCH in the environment, the batch takes them all)."""
     from backups.fixity import FIXITY_KIND
     from backups.fixity_status import fixity_request
+    from backups.models import Blob
     from catalog.models import DataFile
 
     DataFile.objects.update(verified_at=None)
+    Blob.objects.update(verified_at=None)
     return fixity_request(kind=FIXITY_KIND, user=None)
 
 
