@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from backups.models import BackupJob, BackupKind, Drill, DrilledDataset, DrillResult
-from backups.services import backup_request, blob_key
+from backups.models import Drill, DrilledDataset, DrillResult
+from backups.services import blob_key
 from backups.services.drill import drill_request, drill_sample
 from backups.tasks import drill_scheduled_task
+from backups.tests.snapshots import snapshot
 from catalog.models import DataFile, Dataset
 from catalog.tests.factories import FILES, promote_dataset, upload_dataset
 from lakeweb.errors import PermissionRefused
@@ -31,14 +32,6 @@ pytestmark = pytest.mark.django_db
 def scratch(settings, tmp_path: Path) -> Path:
     settings.DRILL_SCRATCH_DIR = tmp_path / "drills"
     return settings.DRILL_SCRATCH_DIR
-
-
-def snapshot() -> BackupJob:
-    backup = backup_request(kind=BackupKind.MANUAL, user=None)
-    job_run(job_id=backup.job_id)
-    backup.refresh_from_db()
-    assert backup.complete, backup.job.log
-    return backup
 
 
 def drill_run(user=None) -> Drill:

@@ -18,8 +18,9 @@ from django.utils import timezone
 
 from backups.fixity import FIXITY_KIND
 from backups.fixity_status import fixity_coverage, fixity_request
-from backups.models import BackupJob, BackupKind, Blob
-from backups.services import backup_request, blob_key
+from backups.models import Blob
+from backups.services import blob_key
+from backups.tests.snapshots import name_of, snapshot
 from catalog.models import DataFile, FixityFailure, FixityKind
 from catalog.tests.factories import FILES, upload_dataset
 from lakeweb.jobs.models import Job, JobStatus
@@ -36,18 +37,6 @@ SHA = hashlib.sha256(FILES[PATH]).hexdigest()
 def one_batch_a_cycle(settings) -> None:
     settings.FIXITY_CYCLE_DAYS = 14
     settings.FIXITY_INTERVAL_MINUTES = 14 * 24 * 60
-
-
-def snapshot() -> BackupJob:
-    backup = backup_request(kind=BackupKind.MANUAL, user=None)
-    job_run(job_id=backup.job_id)
-    backup.refresh_from_db()
-    assert backup.complete, backup.job.log
-    return backup
-
-
-def name_of(backup: BackupJob) -> str:
-    return backup.prefix.removeprefix("snapshots/").strip("/")
 
 
 def run_batch() -> Job:

@@ -11,14 +11,14 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.core.management import CommandError, call_command
 
-from backups.models import BackupJob, BackupKind
+from backups.models import BackupJob
 from backups.services import (
     SnapshotIncomplete,
-    backup_request,
     blob_key,
     restore_request,
     snapshots_restorable,
 )
+from backups.tests.snapshots import name_of, snapshot
 from catalog.models import (
     Activity,
     CatalogVersion,
@@ -45,18 +45,6 @@ from lakeweb.storage import layer_store
 from lakeweb.storage.backupstore import backup_store
 
 pytestmark = pytest.mark.django_db
-
-
-def snapshot() -> BackupJob:
-    backup = backup_request(kind=BackupKind.MANUAL, user=None)
-    job_run(job_id=backup.job_id)
-    backup.refresh_from_db()
-    assert backup.complete, backup.job.log
-    return backup
-
-
-def name_of(backup: BackupJob) -> str:
-    return backup.prefix.removeprefix("snapshots/").strip("/")
 
 
 def restore(backup: BackupJob, **kwargs) -> Job:

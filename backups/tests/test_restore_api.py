@@ -8,8 +8,8 @@ import uuid
 import pytest
 from django.urls import reverse
 
-from backups.models import BackupJob, BackupKind
-from backups.services import backup_request
+from backups.models import BackupJob
+from backups.tests.snapshots import name_of, snapshot
 from catalog.models import Activity, Dataset, DatasetStatus
 from catalog.services import dataset_delete
 from catalog.tests.factories import promote_dataset, upload_dataset
@@ -21,18 +21,6 @@ from lakeweb.storage.backupstore import backup_store
 pytestmark = pytest.mark.django_db
 
 START = {"anonymous": 401, "viewer": 403, "member": 403, "curator": 202, "admin": 202}
-
-
-def snapshot() -> BackupJob:
-    backup = backup_request(kind=BackupKind.MANUAL, user=None)
-    job_run(job_id=backup.job_id)
-    backup.refresh_from_db()
-    assert backup.complete, backup.job.log
-    return backup
-
-
-def name_of(backup: BackupJob) -> str:
-    return backup.prefix.removeprefix("snapshots/").strip("/")
 
 
 @pytest.fixture

@@ -8,9 +8,8 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from backups.models import BackupJob, BackupKind, Blob
+from backups.models import BackupKind, Blob
 from backups.services import (
-    backup_request,
     blob_key,
     blobs_collect,
     snapshot_delete,
@@ -19,6 +18,7 @@ from backups.services import (
 )
 from backups.services.retention import retention_request
 from backups.tasks import retention_scheduled_task
+from backups.tests.snapshots import name_of, snapshot
 from catalog.tests.factories import upload_dataset
 from lakeweb.errors import PermissionRefused
 from lakeweb.jobs.models import Job, JobStatus
@@ -26,18 +26,6 @@ from lakeweb.jobs.runner import job_run
 from lakeweb.storage.backupstore import backup_store
 
 pytestmark = pytest.mark.django_db
-
-
-def snapshot(kind: str) -> BackupJob:
-    backup = backup_request(kind=kind, user=None)
-    job_run(job_id=backup.job_id)
-    backup.refresh_from_db()
-    assert backup.complete, backup.job.log
-    return backup
-
-
-def name_of(backup: BackupJob) -> str:
-    return backup.prefix.removeprefix("snapshots/").strip("/")
 
 
 def age_blobs(days: int) -> None:
