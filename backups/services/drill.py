@@ -4,7 +4,7 @@ A drill is a job. It takes a sample of the newest complete snapshot's
 datasets (half the oldest-drilled, never-drilled first, the rest at random:
 ``DRILL_SAMPLE_SIZE``), restores each into a scratch folder on the worker
 (``DRILL_SCRATCH_DIR``, not a layer, never in the catalog) with the restore's
-own copy-and-verify (:func:`backups.services.restore._bytes_restore`), checks
+own copy-and-verify (:func:`backups.services.restore.blobs_restore`), checks
 the snapshot's ``catalog.json`` against its manifest, records the outcome once
 (:class:`backups.models.Drill`), and removes the scratch copy. A failed drill
 mails the admins.
@@ -41,7 +41,7 @@ from lakeweb.storage import FilesystemLayerStore, ObjectMissing
 from lakeweb.storage.backupstore import backup_store
 
 from ..models import BackupJob, Drill, DrilledDataset, DrillResult
-from .restore import _bytes_restore
+from .restore import blobs_restore
 from .snapshots import Snapshot, snapshot_open
 
 DRILL_KIND = "drill"
@@ -147,7 +147,7 @@ def _sample_verify(
     for entry in entries:
         prefix = f"{ctx.job.pk}/{entry['id']}/"
         try:
-            _bytes_restore(
+            blobs_restore(
                 entry,
                 entry["files"],
                 progress=functools.partial(_progress_from, ctx, done),

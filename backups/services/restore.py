@@ -167,7 +167,7 @@ def _dataset_restore(
             return False
         raise ActionRefused(f"dataset {row['id']} still exists; it was left as it is")
     file_rows = row["files"]
-    _bytes_restore(row, file_rows, progress=lambda n: ctx.progress(at + n))
+    blobs_restore(row, file_rows, progress=lambda n: ctx.progress(at + n))
     with ctx.hold(), transaction.atomic():
         dataset = dataset_load(row, file_rows)
         events_load(e for e in catalog["events"] if e["dataset"] == row["id"])
@@ -199,7 +199,7 @@ def _restored_by(dataset: Dataset, job: Job) -> bool:
     ).exists()
 
 
-def _bytes_restore(
+def blobs_restore(
     row: dict[str, Any],
     files: list[dict[str, Any]],
     *,
