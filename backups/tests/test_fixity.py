@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from backups.fixity import FIXITY_KIND, fixity_plan_compute
 from backups.fixity_status import fixity_coverage, fixity_request
+from backups.tests.fixity_runs import run_batch
 from catalog.models import Activity, DataFile, Dataset, FixityFailure, ProvenanceEvent
 from catalog.tests.factories import promote_dataset, upload_dataset
 from lakeweb.jobs.models import Job, JobStatus
@@ -32,14 +33,6 @@ def one_batch_a_cycle(settings) -> None:
     """One batch takes the whole (small) lake, unless a test sets a shorter interval."""
     settings.FIXITY_CYCLE_DAYS = 14
     settings.FIXITY_INTERVAL_MINUTES = 14 * 24 * 60
-
-
-def run_batch() -> Job:
-    job = fixity_request(kind=FIXITY_KIND, user=None)
-    job_run(job_id=job.pk)
-    job.refresh_from_db()
-    assert job.status == JobStatus.SUCCEEDED, job.log + job.error
-    return job
 
 
 def many_files(n: int) -> dict[str, bytes]:

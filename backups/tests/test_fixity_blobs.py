@@ -20,10 +20,11 @@ from backups.fixity import FIXITY_KIND
 from backups.fixity_status import fixity_coverage, fixity_request
 from backups.models import Blob
 from backups.services import blob_key
+from backups.tests.fixity_runs import run_batch
 from backups.tests.snapshots import name_of, snapshot
 from catalog.models import DataFile, FixityFailure, FixityKind
 from catalog.tests.factories import FILES, upload_dataset
-from lakeweb.jobs.models import Job, JobStatus
+from lakeweb.jobs.models import JobStatus
 from lakeweb.jobs.runner import job_run
 from lakeweb.storage.backupstore import backup_store
 
@@ -37,14 +38,6 @@ SHA = hashlib.sha256(FILES[PATH]).hexdigest()
 def one_batch_a_cycle(settings) -> None:
     settings.FIXITY_CYCLE_DAYS = 14
     settings.FIXITY_INTERVAL_MINUTES = 14 * 24 * 60
-
-
-def run_batch() -> Job:
-    job = fixity_request(kind=FIXITY_KIND, user=None)
-    job_run(job_id=job.pk)
-    job.refresh_from_db()
-    assert job.status == JobStatus.SUCCEEDED, job.log + job.error
-    return job
 
 
 def blob_write(sha: str, data: bytes) -> None:

@@ -1,0 +1,17 @@
+"""Fixity batches the tests run in their own process, as a worker runs them."""
+
+from __future__ import annotations
+
+from backups.fixity import FIXITY_KIND
+from backups.fixity_status import fixity_request
+from lakeweb.jobs.models import Job, JobStatus
+from lakeweb.jobs.runner import job_run
+
+
+def run_batch() -> Job:
+    """One fixity batch, run to success."""
+    job = fixity_request(kind=FIXITY_KIND, user=None)
+    job_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED, job.log + job.error
+    return job
