@@ -26,6 +26,7 @@ from lakeweb.api_parsers import JSONBodyParser
 from . import selectors, services
 from .forms import DatasetSearchForm
 from .models import DataFile, Dataset
+from .selectors.results import results_cached
 from .serializers import (
     REPEATED_QUERY_PARAMETERS,
     ColdRestoreSerializer,
@@ -69,23 +70,32 @@ class DatasetList(generics.GenericAPIView):
                     for name, messages in form.errors.items()
                 }
             )
-        query = form.query()
-        counts = selectors.dataset_counts(query=query)
+        version = selectors.catalog_version()
         try:
-            page = selectors.dataset_page(query=query, counts=counts, size=size, **form.paging())
+            body = results_cached(
+                kind="api-list",
+                version=version,
+                address=request.build_absolute_uri(),
+                make=lambda: self._body(form, size, version),
+            )
         except selectors.BadCursor as exc:
             raise serializers.ValidationError({"after": [str(exc)]}) from None
-        results = self.get_serializer(page.items, many=True).data
-        return Response(
-            {
-                "count": page.total,
-                "count_exact": page.total_exact,
-                "order": page.order,
-                "next": self._link(page, forward=True),
-                "previous": self._link(page, forward=False),
-                "results": results,
-            }
-        )
+        return Response(body)
+
+    def _body(self, form: DatasetSearchForm, size: int, version: int) -> dict[str, Any]:
+        """The page of results, its counts and links: the same for every browsing user."""
+        query = form.query()
+        counts = selectors.dataset_counts(query=query, version=version)
+        page = selectors.dataset_page(query=query, counts=counts, size=size, **form.paging())
+        return {
+            "count": page.total,
+            "count_exact": page.total_exact,
+            "order": page.order,
+            "next": self._link(page, forward=True),
+            "previous": self._link(page, forward=False),
+            # Plain dicts for the cache (DRF's list would pickle its serializer and request).
+            "results": [dict(row) for row in self.get_serializer(page.items, many=True).data],
+        }
 
     def _link(self, page: selectors.DatasetPage, *, forward: bool) -> str | None:
         if not (page.has_next if forward else page.has_previous):

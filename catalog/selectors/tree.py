@@ -18,10 +18,12 @@ then the files, ``PAGE_SIZE`` entries in all.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.cache import cache
 from django.db.models import Count, QuerySet, Sum
 
 from ..models import DataFile, DataFolder, Dataset, DatasetStatus
@@ -29,6 +31,10 @@ from ..services.paths import has_control_characters
 from .preview import preview_kind
 
 PAGE_SIZE = 200
+# A ready dataset's folders and files never change (its layer is immutable): its
+# folder pages are kept in the shared cache this long, by dataset, manifest,
+# folder and page number.
+TREE_CACHE_SECONDS = 3600
 
 
 class TreeNotFound(Exception):
@@ -157,7 +163,16 @@ def _previewable(datafile: DataFile) -> bool:
 
 def dataset_folder_page(*, dataset: Dataset, path: str, page: int = 1) -> FolderPage:
     """The folder at ``path`` with page ``page`` of its children (see module doc)."""
-    return folder_children(folder=dataset_folder(dataset=dataset, path=path), page=page)
+    if dataset.status != DatasetStatus.READY:
+        return folder_children(folder=dataset_folder(dataset=dataset, path=path), page=page)
+    # A path may be long and hold any character: keyed by a hash.
+    where = f"{dataset.pk}\n{dataset.manifest_digest}\n{page}\n{path}"
+    key = "catalog-tree:" + hashlib.sha256(where.encode("utf-8", "surrogatepass")).hexdigest()
+    folder_page = cache.get(key)
+    if folder_page is None:  # TreeNotFound is not kept: the next request asks again
+        folder_page = folder_children(folder=dataset_folder(dataset=dataset, path=path), page=page)
+        cache.set(key, folder_page, TREE_CACHE_SECONDS)
+    return folder_page
 
 
 def datafile_get(*, dataset_id: Any, file_id: int) -> DataFile:

@@ -5,9 +5,14 @@ from __future__ import annotations
 import time
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from catalog import services
+
 from .bad_queries import BAD_QUERIES, stored
+from .factories import promote_dataset, sealed_dataset
 
 pytestmark = pytest.mark.django_db
 
@@ -36,6 +41,26 @@ def test_api_filters(api_for, lab, params, expected) -> None:
     body = response.json()
     assert names(body) == expected
     assert body["count"] == len(expected) and body["count_exact"] is True
+
+
+def test_the_list_is_kept_until_the_catalog_changes(api_for, member, curator, settings) -> None:
+    first = sealed_dataset(member, name="Kept first")
+    client = api_for("viewer")
+    assert names(client.get(URL, {"q": "kept"}).json()) == ["Kept first"]
+    with CaptureQueriesContext(connection) as again:
+        body = client.get(URL, {"q": "kept"}).json()
+    assert names(body) == ["Kept first"] and body["results"][0]["url"].startswith("http://")
+    assert not [q for q in again.captured_queries if '"catalog_dataset"' in q["sql"]]
+    sealed_dataset(member, name="Kept second")  # sealing makes a new catalog version
+    assert names(client.get(URL, {"q": "kept"}).json()) == ["Kept first", "Kept second"]
+    # Every browsing user gets the same answer; another host gets its own links.
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "lake.example"]
+    other = api_for("curator").get(URL, {"q": "kept"}, HTTP_HOST="lake.example")
+    assert other.json()["results"][0]["url"].startswith("http://lake.example/")
+    processed = promote_dataset(first, curator)
+    assert names(client.get(URL, {"layer": "processed"}).json()) == ["Kept first"]
+    services.dataset_delete(dataset=processed, user=curator)  # deleting makes a new one too
+    assert names(client.get(URL, {"layer": "processed"}).json()) == []
 
 
 def test_api_next_links_walk_every_dataset_once(api_for, many) -> None:

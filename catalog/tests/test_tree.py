@@ -183,6 +183,27 @@ def test_deleted_dataset_shows_no_files(client_for, nested, curator) -> None:
     assert page(client, processed, dir="a").status_code == 404
 
 
+TREE_TABLES = re.compile(r'"catalog_data(file|folder)"')
+
+
+def test_a_ready_datasets_folder_pages_are_read_once(client_for, nested, curator) -> None:
+    client = client_for("viewer")
+    for params in ({}, {"dir": "a"}):
+        page(client, nested, **params)
+        with CaptureQueriesContext(connection) as again:
+            html = page(client, nested, **params).content.decode()
+        tree = [q["sql"] for q in again.captured_queries if TREE_TABLES.search(q["sql"])]
+        assert not tree, tree  # its folders and files never change
+    assert sha(nested, "a/one.csv") in html and "b/" in html
+    # Deleting is a new state: nothing kept from before is shown.
+    processed = promote_dataset(nested, curator)
+    assert sha(nested, "README.md") in page(client, processed).content.decode()
+    services.dataset_delete(dataset=processed, user=curator)
+    html = page(client, processed).content.decode()
+    assert "its files are gone" in html and "/files/" not in html
+    assert fragment(client, processed).status_code == 404
+
+
 def test_pages_list_subfolders_first_then_files(member) -> None:
     dataset = upload_dataset(member, files={"f1": b"1", "f2": b"2", "f3": b"3", "d/x": b"x"})
     top = dataset_folder(dataset=dataset, path="")

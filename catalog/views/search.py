@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 
-from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
@@ -17,12 +15,8 @@ from .. import selectors
 from ..forms import DatasetSearchForm
 from ..models import Layer
 from ..selectors.paging import BadCursor
+from ..selectors.results import results_cached
 from ..selectors.search import RELEVANCE, SORTS
-
-# The results of a search under one catalog version never change, and every
-# browsing user sees the same ones: the rendered form and results are kept this
-# long. (The form list and source names in them may lag an admin's edit by as much.)
-RESULTS_CACHE_SECONDS = 600
 
 SORT_LABELS = {
     RELEVANCE: "Best match",
@@ -42,18 +36,17 @@ def dataset_list(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _page(request, _search(request, form, errors=form.error_messages()), status=400)
     version = selectors.catalog_version()
-    # The query string may be kilobytes long (page links carry their cursor): keyed by its hash.
-    query = hashlib.sha256(request.get_full_path().encode("utf-8", "surrogatepass")).hexdigest()
-    key = f"catalog-search:{version}:{query}"
-    search = cache.get(key)
-    if search is None:
-        try:
-            results = _results(request, form, version)
-        except BadCursor as exc:
-            status, problems = refusal_of(exc)
-            return _page(request, _search(request, form, errors=problems), status=status)
-        search = _search(request, form, results=results)
-        cache.set(key, search, RESULTS_CACHE_SECONDS)
+    try:
+        # The rendered form and results: only the heading is rendered for each request.
+        search = results_cached(
+            kind="search",
+            version=version,
+            address=request.get_full_path(),
+            make=lambda: _search(request, form, results=_results(request, form, version)),
+        )
+    except BadCursor as exc:
+        status, problems = refusal_of(exc)
+        return _page(request, _search(request, form, errors=problems), status=status)
     return _page(request, search)
 
 
