@@ -353,12 +353,15 @@ class Figures:
     def errors(self) -> int:
         return sum(self.socket_errors.values()) + self.timeouts + self.bad_statuses
 
-    def lines(self, label: str) -> list[str]:
+    def lines(self, label: str, *, p99_target: bool) -> list[str]:
+        """``p99_target``: the load alone has one (phase 1); under an upload and a
+        backup the target is no errors only (phase 2)."""
         statuses = ", ".join(f"{s}: {n}" for s, n in sorted(self.statuses.items()))
         sockets = ", ".join(f"{k} {v}" for k, v in self.socket_errors.items())
-        verdict = (
-            "ok" if self.errors == 0 and self.server_errors == 0 and self.p99_ms < 500 else "MISSED"
-        )
+        met = self.errors == 0 and self.server_errors == 0
+        if p99_target:
+            met = met and self.p99_ms < 500
+        target = "0 errors, 0 5xx, p99 < 500 ms" if p99_target else "0 errors, 0 5xx"
         return [
             f"{label} ({self.client}):",
             f"  {self.requests / self.seconds:.1f} requests/s ({self.requests} in {self.seconds:.1f} s)",
@@ -368,7 +371,7 @@ class Figures:
             f" not 2xx/3xx {self.bad_statuses}, of which 5xx {self.server_errors}",
             f"  statuses: {statuses}",
             *self.cpu_lines(),
-            f"  target: 0 errors, 0 5xx, p99 < 500 ms: {verdict}",
+            f"  target: {target}: {'ok' if met else 'MISSED'}",
         ]
 
     def cpu_lines(self) -> list[str]:
@@ -713,7 +716,7 @@ def run(args: argparse.Namespace, processes: Processes, work: Path, database_url
 
     print(f"\nphase 1 starts; machine: {machine_load()}", flush=True)
     first = load_run(port, targets, args, work, cpu)
-    print("\n".join(first.lines("phase 1: the load alone")), flush=True)
+    print("\n".join(first.lines("phase 1: the load alone", p99_target=True)), flush=True)
 
     worker_start(processes, env)
     from backups.services import backup_request
@@ -730,7 +733,7 @@ def run(args: argparse.Namespace, processes: Processes, work: Path, database_url
     ):
         slices.append(load_run(port, targets, args, work, cpu))
         label = f"phase 2, slice {len(slices)}: the load while a {args.gib:g} GiB upload and a backup run"
-        print("\n".join(slices[-1].lines(label)), flush=True)
+        print("\n".join(slices[-1].lines(label, p99_target=False)), flush=True)
     load_ended = time.monotonic() - began
     print("  (phase 2's server CPU includes the upload's requests and the backup's queries)")
     print("\n".join(summary_lines(slices)))

@@ -124,4 +124,17 @@ def test_figures_count_socket_errors_and_timeouts_apart_from_statuses() -> None:
     assert (figures.bad_statuses, figures.server_errors, figures.timeouts) == (2, 2, 3)
     assert figures.errors == 1 + 2 + 3 + 2
     assert figures.p99_ms == 3.0
-    assert "MISSED" in figures.lines("phase")[-1]
+    assert "MISSED" in figures.lines("phase", p99_target=False)[-1]
+
+
+def test_only_the_load_alone_has_a_latency_target() -> None:
+    output = (
+        'LOAD {"requests": 10, "duration_us": 2000000, "connect": 0, "read": 0, "write": 0,'
+        ' "timeout": 0, "p50_us": 300000, "p95_us": 600000, "p99_us": 700000, "max_us": 800000,'
+        ' "statuses": [{"200": 10}]}\n'
+    )
+
+    figures: Figures = wrk_parse(output)
+
+    assert figures.lines("phase 1", p99_target=True)[-1].endswith("p99 < 500 ms: MISSED")
+    assert figures.lines("phase 2", p99_target=False)[-1].endswith("0 errors, 0 5xx: ok")
