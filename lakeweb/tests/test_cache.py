@@ -220,3 +220,16 @@ def test_rate_limit_keys_are_kept_in_memory_during_an_outage(redis_cache) -> Non
     cache.set("allauth:rl:history", [1.0, 2.0])
     assert cache.get("allauth:rl:history") == [1.0, 2.0]
     assert cache.get("catalog:page") is None
+
+
+def test_one_redis_client_serves_every_operation_and_outlives_a_restart(redis_cache) -> None:
+    cache.set("k", "v")
+    client = cache._cache.get_client()
+    assert cache._cache.get_client(write=True) is client
+    redis_cache.stop()
+    assert cache.get("k") is None
+    redis_cache.start()  # a new server on the same port, holding nothing
+    time.sleep(RETRY_AFTER + 0.1)
+    cache.set("k", "again")
+    assert cache.get("k") == "again"
+    assert cache._cache.get_client() is client
