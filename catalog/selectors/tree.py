@@ -18,17 +18,16 @@ then the files, ``PAGE_SIZE`` entries in all.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.cache import cache
 from django.db.models import Count, QuerySet, Sum
 
 from ..models import DataFile, DataFolder, Dataset, DatasetStatus
 from ..services.paths import has_control_characters
 from .preview import preview_kind
+from .results import kept
 
 PAGE_SIZE = 200
 # A ready dataset's folders and files never change (its layer is immutable): its
@@ -163,16 +162,18 @@ def _previewable(datafile: DataFile) -> bool:
 
 def dataset_folder_page(*, dataset: Dataset, path: str, page: int = 1) -> FolderPage:
     """The folder at ``path`` with page ``page`` of its children (see module doc)."""
-    if dataset.status != DatasetStatus.READY:
+
+    def make() -> FolderPage:
         return folder_children(folder=dataset_folder(dataset=dataset, path=path), page=page)
-    # A path may be long and hold any character: keyed by a hash.
-    where = f"{dataset.pk}\n{dataset.manifest_digest}\n{page}\n{path}"
-    key = "catalog-tree:" + hashlib.sha256(where.encode("utf-8", "surrogatepass")).hexdigest()
-    folder_page = cache.get(key)
-    if folder_page is None:  # TreeNotFound is not kept: the next request asks again
-        folder_page = folder_children(folder=dataset_folder(dataset=dataset, path=path), page=page)
-        cache.set(key, folder_page, TREE_CACHE_SECONDS)
-    return folder_page
+
+    if dataset.status != DatasetStatus.READY:
+        return make()
+    return kept(
+        prefix="catalog-tree",
+        address=f"{dataset.pk}\n{dataset.manifest_digest}\n{page}\n{path}",
+        seconds=TREE_CACHE_SECONDS,
+        make=make,
+    )
 
 
 def datafile_get(*, dataset_id: Any, file_id: int) -> DataFile:
