@@ -293,15 +293,19 @@ class DatasetSearchForm(forms.Form):
                     f"'{item[:60]}' is not of the form field=value (a field name of "
                     "letters, digits, '-' or '_', then '=', then a value)."
                 )
-            try:
-                value_number(value)
-            except NumberOutOfRange as exc:
-                raise ValidationError(str(exc)) from None
             pairs.append((name, value))
         kinds = metadata_field_kinds() if pairs else {}
         unknown = [name for name, _value in pairs if name not in kinds]
         if unknown:
             raise ValidationError(f"No metadata form has a field '{unknown[0]}'.")
+        for name, value in pairs:
+            # Bounded before any number is built. Where a form gives the field
+            # text, the value is searched as text (``value_candidates``).
+            try:
+                value_number(value)
+            except NumberOutOfRange as exc:
+                if kinds[name] <= NUMBER_KINDS:
+                    raise ValidationError(str(exc)) from None
         self.list_fields = frozenset(
             name for name, kind in kinds.items() if FieldType.MULTIPLE_CHOICE in kind
         )
@@ -357,6 +361,10 @@ class DatasetSearchForm(forms.Form):
             for name, messages in self.errors.items()
             for message in messages
         ]
+
+
+# Field types whose values are numbers only.
+NUMBER_KINDS = frozenset({FieldType.INTEGER, FieldType.DECIMAL})
 
 
 def metadata_field_kinds() -> dict[str, set[str]]:

@@ -177,10 +177,15 @@ def value_number(value: str) -> int | float | None:
 def value_candidates(value: str) -> list[Any]:
     """The JSON values a typed ``field = value`` can mean: text, a number, yes/no.
 
-    Raises NumberOutOfRange for a number beyond what the search can look for.
+    A number beyond what the search can look for (``value_number``) is no
+    stored number either: such a value (a 30-digit barcode) is looked for as
+    text only. The search form refuses it for a field only numbers fill.
     """
     candidates: list[Any] = [value]
-    number = value_number(value)
+    try:
+        number = value_number(value)
+    except NumberOutOfRange:
+        number = None
     if number is not None:
         candidates.append(number)
     answer = yes_no(value)

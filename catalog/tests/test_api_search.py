@@ -139,6 +139,18 @@ def test_api_owner_filter_does_not_tell_whether_an_account_exists(
     )
 
 
+def test_api_long_number_in_a_text_field_is_text(
+    api_for, lab, member, imaging_form, dataset_factory
+) -> None:
+    barcode = "4" * 30
+    dataset_factory(
+        owner=member, name="Barcoded", form=imaging_form, experiment={"operator": barcode}
+    )
+    response = api_for("viewer").get(URL, {"field": f"operator={barcode}"})
+    assert response.status_code == 200, response.json()
+    assert names(response.json()) == ["Barcoded"]
+
+
 def test_api_field_value_injection_is_just_a_value(api_for, lab) -> None:
     response = api_for("viewer").get(URL, {"field": "operator=alice' OR '1'='1"})
     assert response.status_code == 200 and response.json()["results"] == []

@@ -510,6 +510,26 @@ def test_numbers_within_range_are_searched(client_for, lab, value) -> None:
     assert names(response) == []
 
 
+@pytest.mark.parametrize("value", ["9" * 30, "1e999999", "1e-999999"])
+def test_a_long_number_is_searched_as_text_in_a_text_field(
+    client_for, lab, member, imaging_form, dataset_factory, value
+) -> None:
+    """Beyond the numbers the search can look for, a text field's value is still text
+    (a long barcode); only a field that holds numbers alone refuses it."""
+    dataset_factory(
+        owner=member, name="Barcoded", form=imaging_form, experiment={"operator": value}
+    )
+    before = stored()
+    began = time.monotonic()
+    response = search(client_for("viewer"), field=f"operator={value}")
+    assert names(response) == ["Barcoded"]
+    assert time.monotonic() - began < 2
+    assert stored() == before
+    refused = client_for("viewer").get(URL, {"field": f"magnification={value}"})
+    assert refused.status_code == 400
+    assert "a number to search for" in refused.content.decode()
+
+
 def test_the_first_and_last_dates_bound_nothing(client_for, lab) -> None:
     response = search(client_for("viewer"), created_from="0001-01-01", created_to="9999-12-31")
     assert len(names(response)) == 3
