@@ -19,6 +19,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.utils.html import escape
 
+from lakeweb.text import text_unstorable
+
 from .models import FieldType, MetadataField
 
 
@@ -77,8 +79,15 @@ def _bounds(spec: dict[str, Any], cast: Callable[[str], Any]) -> dict[str, Any]:
     return bounds
 
 
+def _storable(value: str) -> None:
+    if text_unstorable(value):
+        raise ValidationError(
+            "Holds a NUL or a character that is not UTF-8, which cannot be stored."
+        )
+
+
 def _text_kwargs(spec: dict[str, Any]) -> dict[str, Any]:
-    validators = []
+    validators: list[Callable[[str], None]] = [_storable]
     if spec.get("pattern"):
         validators.append(
             RegexValidator(
@@ -126,9 +135,9 @@ def build_field(spec: dict[str, Any]) -> forms.Field:
             **common, choices=_choices(spec), widget=forms.CheckboxSelectMultiple
         )
     if kind == FieldType.URL:
-        return forms.URLField(**common, assume_scheme="https")
+        return forms.URLField(**common, assume_scheme="https", validators=[_storable])
     if kind == FieldType.EMAIL:
-        return forms.EmailField(**common)
+        return forms.EmailField(**common, validators=[_storable])
     raise ValueError(f"unknown field type {kind!r}")
 
 

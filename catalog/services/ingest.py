@@ -23,6 +23,7 @@ from django.core.exceptions import ValidationError
 
 from lakeweb.errors import PermissionRefused
 from lakeweb.storage import LayerStore, StorageError, StoredObject, layer_store
+from lakeweb.text import text_unstorable
 
 from ..metadata import yes_no
 from ..models import Dataset, FieldType, MetadataFormVersion
@@ -78,13 +79,25 @@ def metadata_pairs(*, form_version: MetadataFormVersion, pairs: Sequence[str]) -
     return values
 
 
-def draft_field_problems(*, name: str, external_id: str) -> list[str]:
+def draft_field_problems(draft: DatasetDraft) -> list[str]:
+    """What is wrong with a draft's own texts (its metadata is checked against its form).
+
+    A command line in another encoding than UTF-8 gives Python lone surrogates
+    for the bytes it cannot read: they, like NUL, cannot be stored.
+    """
     problems = []
-    if not name.strip():
+    if not draft.name.strip():
         problems.append("The dataset needs a name.")
-    for label, value, limit in (("Name", name, 255), ("External id", external_id, 200)):
+    for label, value, limit in (("Name", draft.name, 255), ("External id", draft.external_id, 200)):
         if len(value) > limit:
             problems.append(f"{label} is longer than {limit} characters.")
+    texts = [("Name", draft.name), ("External id", draft.external_id)]
+    texts += [("Description", draft.description), *(("A tag", tag) for tag in draft.tags)]
+    for label, value in texts:
+        if text_unstorable(value):
+            problems.append(
+                f"{label} holds a NUL or a character that is not UTF-8: '{shown(value[:80])}'."
+            )
     return problems
 
 
@@ -122,7 +135,7 @@ def dataset_ingest(
         raise ValueError("workers must be at least 1")
     # Fail fast, before listing what may be a million objects.
     draft_owner_check(draft.owner)
-    problems = draft_field_problems(name=draft.name, external_id=draft.external_id)
+    problems = draft_field_problems(draft)
     if problems:
         raise ValidationError(problems)
     where = ingest_origin(origin, workers=workers)

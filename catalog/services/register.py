@@ -69,7 +69,7 @@ def dataset_register_start(*, draft: DatasetDraft, prefix: str) -> Dataset:
     # Before the bucket is listed: wrong sources need no request to S3.
     derivation_sources_check(user=draft.owner, ids=draft.derived_from, layer=draft.layer)
     problems = [
-        *draft_field_problems(name=draft.name, external_id=draft.external_id),
+        *draft_field_problems(draft),
         *_prefix_problems(prefix),
         *_metadata_problems(draft),
     ]

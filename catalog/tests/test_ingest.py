@@ -283,6 +283,31 @@ def test_unknown_or_malformed_metadata_is_refused(
     assert_nothing_stored()
 
 
+# A command line in Latin-1 on a UTF-8 system: Python reads the byte 0xFF of
+# "caf\xff" as the lone surrogate U+DCFF, which no database can store.
+UNDECODED = "caf\udcff"
+
+
+@pytest.mark.parametrize(
+    "args, metadata, message",
+    [
+        ([], [f"sample={UNDECODED}"], "Sample name: Holds a NUL or a character that is not UTF-8"),
+        (["--name", UNDECODED], METADATA, "Name holds a NUL or a character that is not UTF-8"),
+        (["--description", f"a\x00{UNDECODED}"], METADATA, "Description holds a NUL"),
+        (["--external-id", UNDECODED], METADATA, "External id holds a NUL"),
+        (["--tag", "ok", UNDECODED], METADATA, "A tag holds a NUL"),
+    ],
+)
+def test_text_that_cannot_be_stored_is_refused(
+    lake: str, users, form, tmp_path: Path, args: list[str], metadata: list[str], message: str
+) -> None:
+    folder = write_tree(tmp_path / "run", {"a.txt": b"a"})
+
+    with pytest.raises(CommandError, match=re.escape(message)):
+        ingest(folder, form, *args, metadata=metadata)
+    assert_nothing_stored()
+
+
 def test_unknown_source_is_refused(users, form, tmp_path: Path) -> None:
     folder = write_tree(tmp_path / "run", {"a.txt": b"a"})
 
