@@ -102,7 +102,7 @@ def _timed_job(job_run: Any, job_id: str, job_model: Any) -> dict[str, Any]:
     job = job_model.objects.get(pk=job_id)
     if job.status != "succeeded":
         raise SystemExit(f"the {job.kind} job {job.status}: {job.error}\n{job.log}")
-    growth = (status_kib("VmHWM") - before) / 1024
+    growth = (status_kib("VmHWM") - before) * 1024 / 1e6  # KiB to MB
     return {"seconds": seconds, "result": job.result, "rss_growth_mb": growth}
 
 

@@ -145,7 +145,7 @@ def report(kind: str, dataset: Any, best: dict[str, tuple[float, int, int, int]]
             ratio += f", {seconds / hashed_seconds:.2f}x zip+sha (target <= 1.25)"
         lines.append(
             f"[{kind}]   {name:8} {seconds:6.2f} s, {total / MIB / seconds:7.1f} MiB/s{ratio}; "
-            f"largest piece {largest / 1024:.0f} KiB; peak RSS +{rss / MIB:.1f} MiB (target < 50)"
+            f"largest piece {largest / 1024:.0f} KiB; peak RSS +{rss / 1e6:.1f} MB (target < 50 MB)"
         )
     return lines
 

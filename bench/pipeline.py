@@ -93,7 +93,7 @@ def peak_rss_mb() -> float:
     still counts the parent's RSS at the fork, so a child would report its parent's."""
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024  # kB
+            return int(line.split()[1]) * 1024 / 1e6  # KiB ("kB" there) to MB
     return 0.0
 
 

@@ -420,7 +420,7 @@ def peak_rss_growth(stack: Stack, client: Client, files: list[tuple[str, Path]])
     finally:
         done.set()
         sampler.join()
-    return (peak - before) / 1024
+    return (peak - before) * 1024 / 1e6  # KiB to MB, the target's unit
 
 
 def baseline_time(kind: str, files: list[tuple[str, Path]], moto_url: str, target: Path) -> float:
