@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from lakeweb.jsonbounds import json_items, json_parse
 from lakeweb.text import text_unstorable
 
-from .metadata import metadata_form_class
+from .metadata import LongTextField, metadata_form_class
 from .models import FieldType, Layer, MetadataFormVersion, Source, Tag
 from .selectors.forms import metadata_form_find
 from .selectors.search import (
@@ -63,7 +63,7 @@ class DatasetFieldsForm(forms.Form):
     """What describes a new dataset, whichever way its files arrive."""
 
     name = forms.CharField(max_length=255)
-    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    description = LongTextField(required=False)
     source = forms.ModelChoiceField(queryset=Source.objects.all(), to_field_name="slug")
     external_id = forms.CharField(
         max_length=200, required=False, help_text="e.g. GSE2034 or P04637"

@@ -79,11 +79,20 @@ def _bounds(spec: dict[str, Any], cast: Callable[[str], Any]) -> dict[str, Any]:
     return bounds
 
 
+class LongTextField(forms.CharField):
+    """A textarea's text with its line breaks as LF: browsers send them as CRLF."""
+
+    widget = forms.Textarea(attrs={"rows": 3})
+
+    def to_python(self, value: Any) -> str:
+        text = super().to_python(value)
+        return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def _storable(value: str) -> None:
-    if text_unstorable(value):
-        raise ValidationError(
-            "Holds a NUL or a character that is not UTF-8, which cannot be stored."
-        )
+    # NUL has Django's own validator on every CharField, with its own message.
+    if text_unstorable(value.replace("\x00", "")):
+        raise ValidationError("Holds a character that is not UTF-8, which cannot be stored.")
 
 
 def _text_kwargs(spec: dict[str, Any]) -> dict[str, Any]:
@@ -113,9 +122,7 @@ def build_field(spec: dict[str, Any]) -> forms.Field:
     if kind == FieldType.TEXT:
         return forms.CharField(**common, **_text_kwargs(spec))
     if kind == FieldType.LONG_TEXT:
-        return forms.CharField(
-            **common, widget=forms.Textarea(attrs={"rows": 3}), **_text_kwargs(spec)
-        )
+        return LongTextField(**common, **_text_kwargs(spec))
     if kind == FieldType.INTEGER:
         return forms.IntegerField(**common, **_bounds(spec, lambda v: int(decimal.Decimal(v))))
     if kind == FieldType.DECIMAL:

@@ -291,7 +291,7 @@ UNDECODED = "caf\udcff"
 @pytest.mark.parametrize(
     "args, metadata, message",
     [
-        ([], [f"sample={UNDECODED}"], "Sample name: Holds a NUL or a character that is not UTF-8"),
+        ([], [f"sample={UNDECODED}"], "Sample name: Holds a character that is not UTF-8"),
         (["--name", UNDECODED], METADATA, "Name holds a NUL or a character that is not UTF-8"),
         (["--description", f"a\x00{UNDECODED}"], METADATA, "Description holds a NUL"),
         (["--external-id", UNDECODED], METADATA, "External id holds a NUL"),

@@ -74,6 +74,8 @@ def _upload(owner, version: MetadataFormVersion | None, experiments: list[dict[s
 VALID = [
     pytest.param(FieldType.TEXT, {}, "HeLa-1", "HeLa-1", id="text"),
     pytest.param(FieldType.LONG_TEXT, {}, "line one\nline two", "line one\nline two", id="long"),
+    # As a browser sends a textarea: CRLF (old Macs: CR).
+    pytest.param(FieldType.LONG_TEXT, {}, "one\r\ntwo\rthree", "one\ntwo\nthree", id="long-crlf"),
     pytest.param(FieldType.INTEGER, {}, "40", 40, id="integer"),
     pytest.param(FieldType.INTEGER, {}, 40, 40, id="integer-from-json"),
     pytest.param(FieldType.DECIMAL, {}, "2.50", "2.50", id="decimal"),
@@ -117,6 +119,7 @@ def test_a_valid_value_is_stored_json_ready(field_type, config, given, stored) -
     assert json.loads(json.dumps(cleaned)) == cleaned
 
 
+UNSTORABLE = "Holds a character that is not UTF-8, which cannot be stored."
 INVALID = [
     pytest.param(FieldType.INTEGER, {}, "forty", "Enter a whole number.", id="integer-word"),
     pytest.param(FieldType.INTEGER, {}, "4.5", "Enter a whole number.", id="integer-fraction"),
@@ -146,6 +149,10 @@ INVALID = [
         id="multiple-choice-not-a-list",
     ),
     pytest.param(FieldType.URL, {}, "not a url", "Enter a valid URL.", id="url"),
+    pytest.param(FieldType.TEXT, {}, "caf\udcff", UNSTORABLE, id="text-surrogate"),
+    pytest.param(FieldType.LONG_TEXT, {}, "a\n\ud800", UNSTORABLE, id="long-surrogate"),
+    pytest.param(FieldType.TEXT, {}, "a\x00b", "Null characters are not allowed.", id="text-nul"),
+    pytest.param(FieldType.URL, {}, "https://lab.example/\udcff", UNSTORABLE, id="url-surrogate"),
     pytest.param(FieldType.EMAIL, {}, "pi@", "Enter a valid email address.", id="email"),
     pytest.param(
         FieldType.TEXT,
