@@ -1,4 +1,4 @@
-"""Fixity batches the tests run in their own process, as a worker runs them."""
+"""Fixity batches and reconciliations the tests run in their own process, as a worker runs them."""
 
 from __future__ import annotations
 
@@ -8,10 +8,15 @@ from lakeweb.jobs.models import Job, JobStatus
 from lakeweb.jobs.runner import job_run
 
 
-def run_batch() -> Job:
-    """One fixity batch, run to success."""
-    job = fixity_request(kind=FIXITY_KIND, user=None)
+def run_to_success(kind: str = FIXITY_KIND) -> Job:
+    """One job of ``kind`` (a fixity batch unless told), run to success."""
+    job = fixity_request(kind=kind, user=None)
     job_run(job_id=job.pk)
     job.refresh_from_db()
     assert job.status == JobStatus.SUCCEEDED, job.log + job.error
     return job
+
+
+def run_batch() -> Job:
+    """One fixity batch, run to success."""
+    return run_to_success(FIXITY_KIND)

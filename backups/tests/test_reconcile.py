@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from backups.fixity_status import fixity_request
 from backups.reconcile import RECONCILE_KIND
+from backups.tests.fixity_runs import run_to_success
 from catalog.models import FixityFailure
 from catalog.tests.factories import promote_dataset, upload_dataset
-from lakeweb.jobs.models import Job, JobStatus
-from lakeweb.jobs.runner import job_run
+from lakeweb.jobs.models import Job
 from lakeweb.storage import layer_store
 
 pytestmark = pytest.mark.django_db
@@ -18,11 +17,7 @@ PATH = "run1/notes/readme.txt"
 
 
 def reconcile() -> Job:
-    job = fixity_request(kind=RECONCILE_KIND, user=None)
-    job_run(job_id=job.pk)
-    job.refresh_from_db()
-    assert job.status == JobStatus.SUCCEEDED, job.log + job.error
-    return job
+    return run_to_success(RECONCILE_KIND)
 
 
 def test_orphans_are_removed_outside_raw_and_reported_in_raw(lake, settings, users, member):
