@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from lakeweb.jsonbounds import json_items, json_parse
 from lakeweb.text import text_unstorable
 
-from .metadata import LongTextField, metadata_form_class
+from .metadata import NUMBER_TYPES, LongTextField, metadata_form_class
 from .models import FieldType, Layer, MetadataFormVersion, Source, Tag
 from .selectors.forms import metadata_form_find
 from .selectors.search import (
@@ -304,7 +304,7 @@ class DatasetSearchForm(forms.Form):
             try:
                 value_number(value)
             except NumberOutOfRange as exc:
-                if kinds[name] <= NUMBER_KINDS:
+                if kinds[name] <= set(NUMBER_TYPES):
                     raise ValidationError(str(exc)) from None
         self.list_fields = frozenset(
             name for name, kind in kinds.items() if FieldType.MULTIPLE_CHOICE in kind
@@ -361,10 +361,6 @@ class DatasetSearchForm(forms.Form):
             for name, messages in self.errors.items()
             for message in messages
         ]
-
-
-# Field types whose values are numbers only.
-NUMBER_KINDS = frozenset({FieldType.INTEGER, FieldType.DECIMAL})
 
 
 def metadata_field_kinds() -> dict[str, set[str]]:

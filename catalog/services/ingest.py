@@ -88,12 +88,14 @@ def draft_field_problems(draft: DatasetDraft) -> list[str]:
     problems = []
     if not draft.name.strip():
         problems.append("The dataset needs a name.")
-    for label, value, limit in (("Name", draft.name, 255), ("External id", draft.external_id, 200)):
-        if len(value) > limit:
+    texts: list[tuple[str, str, int | None]] = [
+        ("Name", draft.name, 255),
+        ("External id", draft.external_id, 200),
+    ]
+    texts += [("Description", draft.description, None), *(("A tag", t, None) for t in draft.tags)]
+    for label, value, limit in texts:
+        if limit and len(value) > limit:
             problems.append(f"{label} is longer than {limit} characters.")
-    texts = [("Name", draft.name), ("External id", draft.external_id)]
-    texts += [("Description", draft.description), *(("A tag", tag) for tag in draft.tags)]
-    for label, value in texts:
         if text_unstorable(value):
             problems.append(
                 f"{label} holds a NUL or a character that is not UTF-8: '{shown(value[:80])}'."
